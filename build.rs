@@ -1,0 +1,25 @@
+//! Compiles `proto/` with protox (pure Rust: no system `protoc` needed) and writes the
+//! descriptor set that gRPC server reflection serves.
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "proto/alerting/v1/alert.proto",
+    "proto/alerting/v1/catalog.proto",
+    "proto/directory/v1/user.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(PROTOS, ["proto"])?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("oncall_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! The pure core: plain data and decisions, no I/O, no async, no clock reads.
+//!
+//! Everything that depends on time takes `now`. Nothing here imports tokio, sqlx, tonic,
+//! axum or ractor, and no type here carries a wire derive: the edges convert.
+
+pub mod access;
+pub mod alert;
+pub mod catalog;
+pub mod change;
+pub mod directory;
+pub mod fingerprint;
+pub mod incoming;
+pub mod lifecycle;
+pub mod severity;

@@ -1,0 +1,208 @@
+//! `directory.v1.UserService` on the built-in directory: users and their API tokens.
+
+use chrono::Utc;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::pb::directory::v1 as dir;
+use super::pb::directory::v1::user_service_server::UserService;
+use super::{Context, convert, next_token, page, parse_id, store_status};
+use crate::auth::{API_TOKEN_PREFIX, hash_secret, new_secret};
+use crate::domain::access::Action;
+use crate::domain::directory::{ApiToken, User};
+
+pub struct UserApi {
+    ctx: Context,
+}
+
+impl UserApi {
+    pub fn new(ctx: Context) -> UserApi {
+        UserApi { ctx }
+    }
+}
+
+/// Makes an API token for a user and stores its hash; returns the record and the
+/// plaintext, which is shown once.
+pub async fn issue_token(
+    store: &dyn crate::store::Store,
+    user_id: Uuid,
+    role: crate::domain::access::Role,
+    name: &str,
+) -> Result<(ApiToken, String), crate::store::StoreError> {
+    let plaintext = new_secret(API_TOKEN_PREFIX);
+    let token = ApiToken {
+        id: Uuid::new_v4(),
+        user_id,
+        name: name.to_string(),
+        role,
+        token_hash: hash_secret(&plaintext),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    store.insert_api_token(&token).await?;
+    Ok((token, plaintext))
+}
+
+#[tonic::async_trait]
+impl UserService for UserApi {
+    async fn create_user(
+        &self,
+        request: Request<dir::CreateUserRequest>,
+    ) -> Result<Response<dir::User>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let given = request
+            .into_inner()
+            .user
+            .ok_or_else(|| Status::invalid_argument("user: required"))?;
+        let name = given.name.trim();
+        if name.is_empty() {
+            return Err(Status::invalid_argument("user.name: required"));
+        }
+        if !given.email.is_empty() && !given.email.contains('@') {
+            return Err(Status::invalid_argument(format!(
+                "user.email: not an address: {:?}",
+                given.email
+            )));
+        }
+        let timezone = if given.timezone.is_empty() {
+            "UTC".to_string()
+        } else {
+            given.timezone.clone()
+        };
+        if !valid_timezone(&timezone) {
+            return Err(Status::invalid_argument(format!(
+                "user.timezone: not an IANA zone name: {timezone:?}"
+            )));
+        }
+        let user = User {
+            id: Uuid::new_v4(),
+            name: name.to_string(),
+            email: given.email,
+            timezone,
+            created_at: Utc::now(),
+        };
+        self.ctx
+            .store
+            .insert_user(&user)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(convert::user_to_pb(&user)))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<dir::GetUserRequest>,
+    ) -> Result<Response<dir::User>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let user = self
+            .ctx
+            .store
+            .get_user(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("user {id} not found")))?;
+        Ok(Response::new(convert::user_to_pb(&user)))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<dir::ListUsersRequest>,
+    ) -> Result<Response<dir::ListUsersResponse>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let body = request.into_inner();
+        let (limit, offset) = page("", body.page_size, &body.page_token)?;
+        let found = self
+            .ctx
+            .store
+            .list_users(limit, offset)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(dir::ListUsersResponse {
+            next_page_token: next_token(offset, found.items.len(), limit, found.total),
+            users: found.items.iter().map(convert::user_to_pb).collect(),
+        }))
+    }
+
+    async fn create_api_token(
+        &self,
+        request: Request<dir::CreateApiTokenRequest>,
+    ) -> Result<Response<dir::ApiToken>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let body = request.into_inner();
+        let user_id = parse_id("user_id", &body.user_id)?;
+        let role = convert::role_from_pb(body.role)?;
+        self.ctx
+            .store
+            .get_user(user_id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("user_id: no user {user_id}")))?;
+        let name = if body.name.trim().is_empty() {
+            "api".to_string()
+        } else {
+            body.name.trim().to_string()
+        };
+        let (token, plaintext) = issue_token(self.ctx.store.as_ref(), user_id, role, &name)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(convert::token_to_pb(&token, Some(&plaintext))))
+    }
+
+    async fn list_api_tokens(
+        &self,
+        request: Request<dir::ListApiTokensRequest>,
+    ) -> Result<Response<dir::ListApiTokensResponse>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let user = match request.get_ref().user_id.as_str() {
+            "" => None,
+            id => Some(parse_id("user_id", id)?),
+        };
+        let tokens = self
+            .ctx
+            .store
+            .list_api_tokens(user)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(dir::ListApiTokensResponse {
+            tokens: tokens
+                .iter()
+                .map(|t| convert::token_to_pb(t, None))
+                .collect(),
+        }))
+    }
+
+    async fn revoke_api_token(
+        &self,
+        request: Request<dir::RevokeApiTokenRequest>,
+    ) -> Result<Response<dir::ApiToken>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let missing = || Status::not_found(format!("API token {id} not found"));
+        self.ctx
+            .store
+            .get_api_token(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(missing)?;
+        self.ctx
+            .store
+            .revoke_api_token(id, Utc::now())
+            .await
+            .map_err(store_status)?;
+        self.ctx.auth.forget_all();
+        let token = self
+            .ctx
+            .store
+            .get_api_token(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(missing)?;
+        Ok(Response::new(convert::token_to_pb(&token, None)))
+    }
+}
+
+/// Whether a name is an IANA time zone.
+fn valid_timezone(name: &str) -> bool {
+    name.parse::<chrono_tz::Tz>().is_ok()
+}

@@ -1,0 +1,220 @@
+//! `oncall serve`: opens the store, starts the engine, serves gRPC and HTTP, and shuts
+//! down in order on SIGTERM/SIGINT: stop accepting, finish in-flight requests, let the
+//! engine commit what it holds, exit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::Engine;
+use crate::auth::{Authenticator, hash_secret};
+use crate::config::Settings;
+use crate::domain::access::Role;
+use crate::domain::directory::{ApiToken, User};
+use crate::flood_guard::FloodGuard;
+use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
+use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
+use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
+use crate::grpc::{self, AlertApi, CatalogApi, UserApi};
+use crate::http::{self, AppState};
+use crate::store::{self, Store};
+use crate::telemetry::Metrics;
+
+/// How long shutdown waits for the engine to hand its last writes to the store.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", redact(&settings.database_url)))?;
+    if let Some(token) = &settings.admin_token {
+        seed_admin_token(store.as_ref(), token).await?;
+    }
+    let metrics = Metrics::new();
+    let (engine, running) =
+        Engine::start(store.clone(), settings.engine.clone(), metrics.clone()).await?;
+    let auth = Authenticator::new(store.clone());
+    let flood_guard = Arc::new(FloodGuard::new(settings.per_key_alerts_per_second));
+    let ready = Arc::new(AtomicBool::new(true));
+    let shutdown = CancellationToken::new();
+
+    let grpc_listener = TcpListener::bind(settings.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC on {}", settings.grpc_addr))?;
+    let http_listener = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
+
+    let ctx = grpc::Context {
+        engine: engine.clone(),
+        store: store.clone(),
+        auth: auth.clone(),
+        limits: settings.limits,
+        flood_guard: flood_guard.clone(),
+    };
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<AlertServiceServer<AlertApi>>().await;
+    health.set_serving::<CatalogServiceServer<CatalogApi>>().await;
+    health.set_serving::<UserServiceServer<UserApi>>().await;
+    let max_message = settings.max_body_bytes;
+    let grpc_server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            AlertServiceServer::new(AlertApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            CatalogServiceServer::new(CatalogApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            UserServiceServer::new(UserApi::new(ctx)).max_decoding_message_size(max_message),
+        )
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(grpc_listener),
+            shutdown.clone().cancelled_owned(),
+        );
+
+    let app = http::router(AppState {
+        engine,
+        store,
+        auth,
+        metrics,
+        limits: settings.limits,
+        max_body_bytes: settings.max_body_bytes,
+        flood_guard,
+        ready: ready.clone(),
+    });
+    let http_server =
+        axum::serve(http_listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+
+    tracing::info!(
+        grpc = %settings.grpc_addr,
+        http = %settings.http_addr,
+        database = %redact(&settings.database_url),
+        "oncall is serving"
+    );
+    tokio::spawn(stop_on_signal(shutdown.clone(), ready, health));
+    let (grpc_done, http_done) = tokio::join!(grpc_server, http_server);
+    // Whatever ended first, end the other too.
+    shutdown.cancel();
+    running.shutdown(SHUTDOWN_GRACE).await;
+    grpc_done.context("gRPC server")?;
+    http_done.context("HTTP server")?;
+    tracing::info!("oncall stopped");
+    Ok(())
+}
+
+async fn stop_on_signal(
+    shutdown: CancellationToken,
+    ready: Arc<AtomicBool>,
+    health: tonic_health::server::HealthReporter,
+) {
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new requests, finishing in-flight ones");
+    ready.store(false, Ordering::Release);
+    health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    shutdown.cancel();
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Makes sure the bootstrap admin token exists, owned by a user named `admin`.
+pub async fn seed_admin_token(store: &dyn Store, token: &str) -> anyhow::Result<()> {
+    let hash = hash_secret(token.trim());
+    if store.find_api_token(&hash).await?.is_some() {
+        return Ok(());
+    }
+    let user = ensure_user(store, "admin").await?;
+    store
+        .insert_api_token(&ApiToken {
+            id: uuid::Uuid::new_v4(),
+            user_id: user.id,
+            name: "bootstrap".into(),
+            role: Role::Admin,
+            token_hash: hash,
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+        })
+        .await?;
+    tracing::info!(user = %user.id, "seeded the bootstrap admin token");
+    Ok(())
+}
+
+/// The user with this name, created if there is none.
+pub async fn ensure_user(store: &dyn Store, name: &str) -> anyhow::Result<User> {
+    if let Some(user) = store.find_user_by_name(name).await? {
+        return Ok(user);
+    }
+    let user = User {
+        id: uuid::Uuid::new_v4(),
+        name: name.to_string(),
+        email: String::new(),
+        timezone: "UTC".into(),
+        created_at: chrono::Utc::now(),
+    };
+    store.insert_user(&user).await?;
+    Ok(user)
+}
+
+/// A database URL fit for logs: the password, if any, is hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://root:secret@127.0.0.1/test"),
+            "postgres://root:***@127.0.0.1/test"
+        );
+        assert_eq!(redact("postgres://root@127.0.0.1/test"), "postgres://root@127.0.0.1/test");
+        assert_eq!(redact("sqlite://oncall-data/oncall.db"), "sqlite://oncall-data/oncall.db");
+    }
+}

@@ -1,0 +1,134 @@
+//! Persistence: one [`Store`] trait, implemented on SQLite (the embedded default) and on
+//! PostgreSQL (production). Both run the same conformance suite (`tests/store.rs`).
+//!
+//! The store knows rows, not rules: it never decides a lifecycle transition, it records
+//! the [`AlertWrite`]s the engine decided, in order, in one transaction per commit.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::alert::{Alert, AlertStatus, TimelineEntry};
+use crate::domain::catalog::{IntegrationKey, Service};
+use crate::domain::directory::{ApiToken, User};
+use crate::domain::fingerprint::AlertKey;
+use crate::domain::lifecycle::{AlertState, AlertWrite};
+use crate::domain::severity::Severity;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row (a duplicate name, say).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A stored value the code cannot read back (an unknown status name, say).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("preparing the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a listing plus the number of rows that match in all.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Which alerts to list. Every non-empty criterion must hold.
+#[derive(Clone, Debug, Default)]
+pub struct AlertQuery {
+    pub statuses: Vec<AlertStatus>,
+    pub severities: Vec<Severity>,
+    pub sources: Vec<String>,
+    pub service_id: Option<Uuid>,
+    /// Exact `key = value` matches on labels.
+    pub labels: BTreeMap<String, String>,
+    pub triggered_from: Option<DateTime<Utc>>,
+    pub triggered_to: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of summary, details or fingerprint.
+    pub search: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does: the readiness check.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn insert_service(&self, service: &Service) -> StoreResult<()>;
+    async fn get_service(&self, id: Uuid) -> StoreResult<Option<Service>>;
+    async fn list_services(
+        &self,
+        name_contains: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Page<Service>>;
+    /// False when no such service exists.
+    async fn update_service(&self, service: &Service) -> StoreResult<bool>;
+    /// Deletes the service and its keys; false when no such service exists.
+    async fn delete_service(&self, id: Uuid) -> StoreResult<bool>;
+
+    async fn insert_integration_key(&self, key: &IntegrationKey) -> StoreResult<()>;
+    async fn get_integration_key(&self, id: Uuid) -> StoreResult<Option<IntegrationKey>>;
+    async fn find_integration_key(&self, key_hash: &str) -> StoreResult<Option<IntegrationKey>>;
+    async fn list_integration_keys(&self, service_id: Uuid) -> StoreResult<Vec<IntegrationKey>>;
+    /// Sets when a key stops working (rotation) or that it stopped (revocation).
+    async fn retire_integration_key(
+        &self,
+        id: Uuid,
+        expires_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn find_user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<Page<User>>;
+    async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;
+    async fn get_api_token(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
+    async fn find_api_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_api_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>>;
+    async fn revoke_api_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Records the writes, in order, in one transaction: all or none.
+    async fn commit(&self, writes: &[AlertWrite]) -> StoreResult<()>;
+    async fn get_alert(&self, id: Uuid) -> StoreResult<Option<Alert>>;
+    async fn list_alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;
+    /// The alert's timeline, oldest first.
+    async fn alert_timeline(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>>;
+    /// Every open alert, compactly: what the engine rebuilds its shards from.
+    async fn open_alerts(&self) -> StoreResult<Vec<(AlertKey, AlertState)>>;
+    async fn count_open_alerts(&self, service_id: Uuid) -> StoreResult<i64>;
+    /// The highest alert number handed out, 0 when there is none.
+    async fn max_alert_number(&self) -> StoreResult<i64>;
+}
+
+/// Opens the store a URL names, creating and migrating it as needed.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}

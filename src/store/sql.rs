@@ -1,0 +1,865 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same statements here
+//! (`$N` placeholders, `RETURNING`, partial indexes, `ON CONFLICT`), so the [`Store`]
+//! implementation is written once and expanded for each pool type by
+//! [`impl_sql_store!`]; the few dialect differences (JSON label matching,
+//! case-insensitive search) are inherent items of each backend:
+//! `push_label_equals` and `LIKE_CI`.
+//!
+//! [`Store`]: super::Store
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::domain::access::Role;
+use crate::domain::alert::{AlertStatus, TimelineKind};
+use crate::domain::lifecycle::AlertWrite;
+use crate::domain::severity::Severity;
+
+/// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 19 per row.
+pub(super) const INSERT_CHUNK: usize = 500;
+
+pub(super) const ALERT_COLUMNS: &str = "id, number, service_id, fingerprint, summary, details, \
+    severity, source, source_instance, labels, annotations, status, triggered_at, \
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by, resolution_note, created_at, \
+    updated_at, last_seen_at, occurrence_count, previous_alert_id";
+
+pub(super) fn status(name: &str) -> StoreResult<AlertStatus> {
+    AlertStatus::parse(name).ok_or_else(|| StoreError::Corrupt(format!("status {name:?}")))
+}
+
+pub(super) fn severity(name: &str) -> StoreResult<Severity> {
+    Severity::parse(name).ok_or_else(|| StoreError::Corrupt(format!("severity {name:?}")))
+}
+
+pub(super) fn role(name: &str) -> StoreResult<Role> {
+    Role::parse(name).ok_or_else(|| StoreError::Corrupt(format!("role {name:?}")))
+}
+
+pub(super) fn timeline_kind(name: &str) -> StoreResult<TimelineKind> {
+    TimelineKind::parse(name).ok_or_else(|| StoreError::Corrupt(format!("event kind {name:?}")))
+}
+
+pub(super) fn conflict(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// A timeline row to insert, taken from a write.
+pub(super) struct EventRow {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    pub kind: TimelineKind,
+    pub actor: String,
+    pub message: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The timeline rows a write appends: none for a repeat, two for an ack with a note.
+pub(super) fn timeline_rows(write: &AlertWrite) -> Vec<EventRow> {
+    let row = |alert_id, kind, actor: &str, message: &str, at| EventRow {
+        id: Uuid::new_v4(),
+        alert_id,
+        kind,
+        actor: actor.to_string(),
+        message: message.to_string(),
+        at,
+    };
+    match write {
+        AlertWrite::Open(alert) => vec![row(
+            alert.id,
+            TimelineKind::Created,
+            crate::domain::alert::ACTOR_SOURCE,
+            &alert.source,
+            alert.created_at,
+        )],
+        AlertWrite::Repeat { .. } => Vec::new(),
+        AlertWrite::Acknowledge {
+            alert,
+            by,
+            at,
+            note,
+        } => {
+            let mut rows = vec![row(
+                alert.id,
+                TimelineKind::Acknowledged,
+                by,
+                note.as_deref().unwrap_or(""),
+                *at,
+            )];
+            if let Some(note) = note {
+                rows.push(row(alert.id, TimelineKind::NoteAdded, by, note, *at));
+            }
+            rows
+        }
+        AlertWrite::Resolve {
+            alert,
+            by,
+            at,
+            note,
+        } => vec![row(
+            alert.id,
+            TimelineKind::Resolved,
+            by,
+            note.as_deref().unwrap_or(""),
+            *at,
+        )],
+        AlertWrite::Escalate {
+            alert,
+            by,
+            at,
+            reason,
+        } => vec![row(alert.id, TimelineKind::Escalated, by, reason, *at)],
+        AlertWrite::AddNote {
+            alert,
+            author,
+            text,
+            at,
+        } => vec![row(alert.id, TimelineKind::NoteAdded, author, text, *at)],
+        AlertWrite::Update {
+            alert,
+            by,
+            at,
+            changes,
+        } => {
+            let mut fields = Vec::new();
+            for (name, set) in [
+                ("summary", changes.summary.is_some()),
+                ("details", changes.details.is_some()),
+                ("severity", changes.severity.is_some()),
+                ("labels", changes.labels.is_some()),
+                ("annotations", changes.annotations.is_some()),
+            ] {
+                if set {
+                    fields.push(name);
+                }
+            }
+            let message = format!("updated {}", fields.join(", "));
+            vec![row(alert.id, TimelineKind::Updated, by, &message, *at)]
+        }
+    }
+}
+
+pub(super) type Labels = sqlx::types::Json<BTreeMap<String, String>>;
+
+/// Implements [`super::Store`] for a backend struct with a `pool` field of type `$pool`.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use sqlx::{QueryBuilder, Row};
+        use uuid::Uuid;
+
+        use crate::domain::alert::{Alert, TimelineEntry};
+        use crate::domain::catalog::{IntegrationKey, Service};
+        use crate::domain::directory::{ApiToken, User};
+        use crate::domain::fingerprint::AlertKey;
+        use crate::domain::lifecycle::{AlertState, AlertWrite, digest};
+        use crate::store::sql::{self, ALERT_COLUMNS, INSERT_CHUNK, Labels};
+        use crate::store::{AlertQuery, Page, Store, StoreResult};
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        fn service_of(row: &DbRow) -> StoreResult<Service> {
+            Ok(Service {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn key_of(row: &DbRow) -> StoreResult<IntegrationKey> {
+            Ok(IntegrationKey {
+                id: row.try_get("id")?,
+                service_id: row.try_get("service_id")?,
+                name: row.try_get("name")?,
+                key_hash: row.try_get("key_hash")?,
+                key_prefix: row.try_get("key_prefix")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn user_of(row: &DbRow) -> StoreResult<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                timezone: row.try_get("timezone")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn token_of(row: &DbRow) -> StoreResult<ApiToken> {
+            Ok(ApiToken {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                name: row.try_get("name")?,
+                role: sql::role(row.try_get("role")?)?,
+                token_hash: row.try_get("token_hash")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn alert_of(row: &DbRow) -> StoreResult<Alert> {
+            let labels: Labels = row.try_get("labels")?;
+            let annotations: Labels = row.try_get("annotations")?;
+            Ok(Alert {
+                id: row.try_get("id")?,
+                number: row.try_get("number")?,
+                service_id: row.try_get("service_id")?,
+                fingerprint: row.try_get("fingerprint")?,
+                summary: row.try_get("summary")?,
+                details: row.try_get("details")?,
+                severity: sql::severity(row.try_get("severity")?)?,
+                source: row.try_get("source")?,
+                source_instance: row.try_get("source_instance")?,
+                labels: labels.0,
+                annotations: annotations.0,
+                status: sql::status(row.try_get("status")?)?,
+                triggered_at: row.try_get("triggered_at")?,
+                acknowledged_at: row.try_get("acknowledged_at")?,
+                acknowledged_by: row.try_get("acknowledged_by")?,
+                resolved_at: row.try_get("resolved_at")?,
+                resolved_by: row.try_get("resolved_by")?,
+                resolution_note: row.try_get("resolution_note")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                last_seen_at: row.try_get("last_seen_at")?,
+                occurrence_count: row.try_get("occurrence_count")?,
+                previous_alert_id: row.try_get("previous_alert_id")?,
+            })
+        }
+
+        /// Appends the WHERE clause of an alert listing.
+        fn push_alert_filters(qb: &mut QueryBuilder<'_, $db>, query: &AlertQuery) {
+            qb.push(" WHERE 1 = 1");
+            if !query.statuses.is_empty() {
+                qb.push(" AND status IN (");
+                let mut list = qb.separated(", ");
+                for status in &query.statuses {
+                    list.push_bind(status.as_str());
+                }
+                qb.push(")");
+            }
+            if !query.severities.is_empty() {
+                qb.push(" AND severity IN (");
+                let mut list = qb.separated(", ");
+                for severity in &query.severities {
+                    list.push_bind(severity.as_str());
+                }
+                qb.push(")");
+            }
+            if !query.sources.is_empty() {
+                qb.push(" AND source IN (");
+                let mut list = qb.separated(", ");
+                for source in &query.sources {
+                    list.push_bind(source.clone());
+                }
+                qb.push(")");
+            }
+            if let Some(service_id) = query.service_id {
+                qb.push(" AND service_id = ").push_bind(service_id);
+            }
+            for (name, value) in &query.labels {
+                qb.push(" AND ");
+                <$store>::push_label_equals(qb, name, value);
+            }
+            if let Some(from) = query.triggered_from {
+                qb.push(" AND triggered_at >= ").push_bind(from);
+            }
+            if let Some(to) = query.triggered_to {
+                qb.push(" AND triggered_at < ").push_bind(to);
+            }
+            if let Some(search) = &query.search {
+                let escaped = search
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let pattern = format!("%{escaped}%");
+                for (i, column) in ["summary", "details", "fingerprint"].iter().enumerate() {
+                    qb.push(if i == 0 { " AND (" } else { " OR " });
+                    qb.push(*column)
+                        .push(" ")
+                        .push(<$store>::LIKE_CI)
+                        .push(" ")
+                        .push_bind(pattern.clone())
+                        .push(" ESCAPE '\\'");
+                }
+                qb.push(")");
+            }
+        }
+
+        /// Inserts a run of new alerts with one statement per chunk, each linked to the
+        /// last resolved alert with its key.
+        async fn insert_alerts(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            alerts: &[&Alert],
+        ) -> StoreResult<()> {
+            for chunk in alerts.chunks(INSERT_CHUNK) {
+                let mut qb = QueryBuilder::<$db>::new(format!("INSERT INTO alerts ({ALERT_COLUMNS}) "));
+                qb.push_values(chunk.iter(), |mut row, alert| {
+                    row.push_bind(alert.id)
+                        .push_bind(alert.number)
+                        .push_bind(alert.service_id)
+                        .push_bind(alert.fingerprint.clone())
+                        .push_bind(alert.summary.clone())
+                        .push_bind(alert.details.clone())
+                        .push_bind(alert.severity.as_str())
+                        .push_bind(alert.source.clone())
+                        .push_bind(alert.source_instance.clone())
+                        .push_bind(sqlx::types::Json(alert.labels.clone()))
+                        .push_bind(sqlx::types::Json(alert.annotations.clone()))
+                        .push_bind(alert.status.as_str())
+                        .push_bind(alert.triggered_at)
+                        .push_bind(alert.acknowledged_at)
+                        .push_bind(alert.acknowledged_by.clone())
+                        .push_bind(alert.resolved_at)
+                        .push_bind(alert.resolved_by.clone())
+                        .push_bind(alert.resolution_note.clone())
+                        .push_bind(alert.created_at)
+                        .push_bind(alert.updated_at)
+                        .push_bind(alert.last_seen_at)
+                        .push_bind(alert.occurrence_count)
+                        .push("(SELECT p.id FROM alerts p WHERE p.service_id = ")
+                        .push_bind_unseparated(alert.service_id)
+                        .push_unseparated(" AND p.fingerprint = ")
+                        .push_bind_unseparated(alert.fingerprint.clone())
+                        .push_unseparated(
+                            " AND p.status = 'resolved' ORDER BY p.resolved_at DESC LIMIT 1)",
+                        );
+                });
+                qb.build()
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| sql::conflict(e, "an open alert with this fingerprint"))?;
+            }
+            Ok(())
+        }
+
+        async fn insert_events(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            events: &[sql::EventRow],
+        ) -> StoreResult<()> {
+            for chunk in events.chunks(INSERT_CHUNK) {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "INSERT INTO alert_events (id, alert_id, kind, actor, message, created_at) ",
+                );
+                qb.push_values(chunk.iter(), |mut row, event| {
+                    row.push_bind(event.id)
+                        .push_bind(event.alert_id)
+                        .push_bind(event.kind.as_str())
+                        .push_bind(event.actor.clone())
+                        .push_bind(event.message.clone())
+                        .push_bind(event.at);
+                });
+                qb.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Applies one write other than an open.
+        async fn apply_write(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            write: &AlertWrite,
+        ) -> StoreResult<()> {
+            match write {
+                AlertWrite::Open(_) => {}
+                AlertWrite::Repeat {
+                    alert,
+                    seen_at,
+                    annotations,
+                } => {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE alerts SET last_seen_at = ");
+                    qb.push_bind(*seen_at)
+                        .push(", updated_at = ")
+                        .push_bind(*seen_at)
+                        .push(", occurrence_count = occurrence_count + 1");
+                    if let Some(annotations) = annotations {
+                        qb.push(", annotations = ")
+                            .push_bind(sqlx::types::Json(annotations.clone()));
+                    }
+                    qb.push(" WHERE id = ").push_bind(alert.id);
+                    qb.build().execute(&mut **tx).await?;
+                }
+                AlertWrite::Acknowledge { alert, by, at, .. } => {
+                    sqlx::query(
+                        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1, \
+                         acknowledged_by = $2, updated_at = $1 WHERE id = $3",
+                    )
+                    .bind(*at)
+                    .bind(by.as_str())
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                AlertWrite::Resolve {
+                    alert,
+                    by,
+                    at,
+                    note,
+                } => {
+                    sqlx::query(
+                        "UPDATE alerts SET status = 'resolved', resolved_at = $1, \
+                         resolved_by = $2, resolution_note = $3, updated_at = $1 WHERE id = $4",
+                    )
+                    .bind(*at)
+                    .bind(by.as_str())
+                    .bind(note.clone())
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                AlertWrite::Escalate { alert, at, .. } | AlertWrite::AddNote { alert, at, .. } => {
+                    sqlx::query("UPDATE alerts SET updated_at = $1 WHERE id = $2")
+                        .bind(*at)
+                        .bind(alert.id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                AlertWrite::Update {
+                    alert,
+                    at,
+                    changes,
+                    ..
+                } => {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE alerts SET updated_at = ");
+                    qb.push_bind(*at);
+                    if let Some(summary) = &changes.summary {
+                        qb.push(", summary = ").push_bind(summary.clone());
+                    }
+                    if let Some(details) = &changes.details {
+                        qb.push(", details = ").push_bind(details.clone());
+                    }
+                    if let Some(severity) = changes.severity {
+                        qb.push(", severity = ").push_bind(severity.as_str());
+                    }
+                    if let Some(labels) = &changes.labels {
+                        qb.push(", labels = ").push_bind(sqlx::types::Json(labels.clone()));
+                    }
+                    if let Some(annotations) = &changes.annotations {
+                        qb.push(", annotations = ")
+                            .push_bind(sqlx::types::Json(annotations.clone()));
+                    }
+                    qb.push(" WHERE id = ").push_bind(alert.id);
+                    qb.build().execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_service(&self, service: &Service) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO services (id, name, description, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(service.id)
+                .bind(service.name.as_str())
+                .bind(service.description.as_str())
+                .bind(service.created_at)
+                .bind(service.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a service with this name"))?;
+                Ok(())
+            }
+
+            async fn get_service(&self, id: Uuid) -> StoreResult<Option<Service>> {
+                sqlx::query("SELECT * FROM services WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(service_of)
+                    .transpose()
+            }
+
+            async fn list_services(
+                &self,
+                name_contains: Option<&str>,
+                limit: i64,
+                offset: i64,
+            ) -> StoreResult<Page<Service>> {
+                let pattern = format!("%{}%", name_contains.unwrap_or(""));
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM services WHERE name {} $1",
+                    <$store>::LIKE_CI
+                ))
+                .bind(pattern.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                let rows = sqlx::query(&format!(
+                    "SELECT * FROM services WHERE name {} $1 ORDER BY name, id LIMIT $2 OFFSET $3",
+                    <$store>::LIKE_CI
+                ))
+                .bind(pattern.as_str())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                let items = rows.iter().map(service_of).collect::<StoreResult<_>>()?;
+                Ok(Page { items, total })
+            }
+
+            async fn update_service(&self, service: &Service) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE services SET name = $1, description = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(service.name.as_str())
+                .bind(service.description.as_str())
+                .bind(service.updated_at)
+                .bind(service.id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a service with this name"))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_service(&self, id: Uuid) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM integration_keys WHERE service_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query("DELETE FROM services WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn insert_integration_key(&self, key: &IntegrationKey) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO integration_keys (id, service_id, name, key_hash, key_prefix, \
+                     created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(key.id)
+                .bind(key.service_id)
+                .bind(key.name.as_str())
+                .bind(key.key_hash.as_str())
+                .bind(key.key_prefix.as_str())
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .bind(key.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "an integration key with this secret"))?;
+                Ok(())
+            }
+
+            async fn get_integration_key(&self, id: Uuid) -> StoreResult<Option<IntegrationKey>> {
+                sqlx::query("SELECT * FROM integration_keys WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(key_of)
+                    .transpose()
+            }
+
+            async fn find_integration_key(
+                &self,
+                key_hash: &str,
+            ) -> StoreResult<Option<IntegrationKey>> {
+                sqlx::query("SELECT * FROM integration_keys WHERE key_hash = $1")
+                    .bind(key_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(key_of)
+                    .transpose()
+            }
+
+            async fn list_integration_keys(
+                &self,
+                service_id: Uuid,
+            ) -> StoreResult<Vec<IntegrationKey>> {
+                sqlx::query(
+                    "SELECT * FROM integration_keys WHERE service_id = $1 ORDER BY created_at, id",
+                )
+                .bind(service_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(key_of)
+                .collect()
+            }
+
+            async fn retire_integration_key(
+                &self,
+                id: Uuid,
+                expires_at: Option<DateTime<Utc>>,
+                revoked_at: Option<DateTime<Utc>>,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE integration_keys SET expires_at = COALESCE($1, expires_at), \
+                     revoked_at = COALESCE($2, revoked_at) WHERE id = $3",
+                )
+                .bind(expires_at)
+                .bind(revoked_at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_user(&self, user: &User) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, name, email, timezone, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(user.id)
+                .bind(user.name.as_str())
+                .bind(user.email.as_str())
+                .bind(user.timezone.as_str())
+                .bind(user.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a user with this id"))?;
+                Ok(())
+            }
+
+            async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+                sqlx::query("SELECT * FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(user_of)
+                    .transpose()
+            }
+
+            async fn find_user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+                sqlx::query("SELECT * FROM users WHERE name = $1 ORDER BY created_at LIMIT 1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(user_of)
+                    .transpose()
+            }
+
+            async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<Page<User>> {
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let items = sqlx::query("SELECT * FROM users ORDER BY name, id LIMIT $1 OFFSET $2")
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(user_of)
+                    .collect::<StoreResult<_>>()?;
+                Ok(Page { items, total })
+            }
+
+            async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, user_id, name, role, token_hash, created_at, \
+                     revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(token.id)
+                .bind(token.user_id)
+                .bind(token.name.as_str())
+                .bind(token.role.as_str())
+                .bind(token.token_hash.as_str())
+                .bind(token.created_at)
+                .bind(token.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "an API token with this secret"))?;
+                Ok(())
+            }
+
+            async fn get_api_token(&self, id: Uuid) -> StoreResult<Option<ApiToken>> {
+                sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(token_of)
+                    .transpose()
+            }
+
+            async fn find_api_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+                sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(token_of)
+                    .transpose()
+            }
+
+            async fn list_api_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>> {
+                let rows = match user_id {
+                    Some(user_id) => {
+                        sqlx::query(
+                            "SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id",
+                        )
+                        .bind(user_id)
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query("SELECT * FROM api_tokens ORDER BY created_at, id")
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                };
+                rows.iter().map(token_of).collect()
+            }
+
+            async fn revoke_api_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn commit(&self, writes: &[AlertWrite]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let mut events = Vec::new();
+                let mut opens: Vec<&Alert> = Vec::new();
+                // Writes apply in order; a run of opens becomes one multi-row insert, flushed
+                // before any other write so a later write to the same alert finds its row.
+                for write in writes {
+                    events.extend(sql::timeline_rows(write));
+                    if let AlertWrite::Open(alert) = write {
+                        opens.push(alert);
+                        continue;
+                    }
+                    if !opens.is_empty() {
+                        insert_alerts(&mut tx, &opens).await?;
+                        opens.clear();
+                    }
+                    apply_write(&mut tx, write).await?;
+                }
+                insert_alerts(&mut tx, &opens).await?;
+                insert_events(&mut tx, &events).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_alert(&self, id: Uuid) -> StoreResult<Option<Alert>> {
+                sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(alert_of)
+                    .transpose()
+            }
+
+            async fn list_alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>> {
+                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM alerts");
+                push_alert_filters(&mut count, query);
+                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+                let mut select =
+                    QueryBuilder::<$db>::new(format!("SELECT {ALERT_COLUMNS} FROM alerts"));
+                push_alert_filters(&mut select, query);
+                select
+                    .push(" ORDER BY number DESC LIMIT ")
+                    .push_bind(query.limit)
+                    .push(" OFFSET ")
+                    .push_bind(query.offset);
+                let items = select
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(alert_of)
+                    .collect::<StoreResult<_>>()?;
+                Ok(Page { items, total })
+            }
+
+            async fn alert_timeline(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>> {
+                sqlx::query(
+                    "SELECT id, alert_id, kind, actor, message, created_at FROM alert_events \
+                     WHERE alert_id = $1 ORDER BY created_at, id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(TimelineEntry {
+                        id: row.try_get("id")?,
+                        alert_id: row.try_get("alert_id")?,
+                        kind: sql::timeline_kind(row.try_get("kind")?)?,
+                        actor: row.try_get("actor")?,
+                        message: row.try_get("message")?,
+                        at: row.try_get("created_at")?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn open_alerts(&self) -> StoreResult<Vec<(AlertKey, AlertState)>> {
+                sqlx::query(
+                    "SELECT id, number, service_id, fingerprint, status, severity, annotations \
+                     FROM alerts WHERE status <> 'resolved'",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let annotations: Labels = row.try_get("annotations")?;
+                    let key = AlertKey {
+                        service_id: row.try_get("service_id")?,
+                        fingerprint: row.try_get("fingerprint")?,
+                    };
+                    let state = AlertState {
+                        id: row.try_get("id")?,
+                        number: row.try_get("number")?,
+                        status: sql::status(row.try_get("status")?)?,
+                        severity: sql::severity(row.try_get("severity")?)?,
+                        annotations_digest: digest(&annotations.0),
+                    };
+                    Ok((key, state))
+                })
+                .collect()
+            }
+
+            async fn count_open_alerts(&self, service_id: Uuid) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM alerts WHERE service_id = $1 AND status <> 'resolved'",
+                )
+                .bind(service_id)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn max_alert_number(&self) -> StoreResult<i64> {
+                let max: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM alerts")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(max.unwrap_or(0))
+            }
+        }
+    };
+}
+
+pub(super) use impl_sql_store;

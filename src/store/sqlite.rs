@@ -1,0 +1,51 @@
+//! The embedded default: SQLite in WAL mode with full sync, so a commit that returned is
+//! on disk (`kill -9` after an answer loses nothing).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+use super::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Case-insensitive LIKE: SQLite's LIKE already ignores ASCII case.
+    const LIKE_CI: &'static str = "LIKE";
+
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    fn push_label_equals(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, name: &str, value: &str) {
+        let path = format!("$.\"{}\"", name.replace('"', "\\\""));
+        qb.push("json_extract(labels, ")
+            .push_bind(path)
+            .push(") = ")
+            .push_bind(value.to_string());
+    }
+}
+
+super::sql::impl_sql_store!(SqliteStore, Sqlite);

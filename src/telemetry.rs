@@ -1,0 +1,186 @@
+//! Metrics and the typed telemetry events that feed them: each function here writes the
+//! tracing line and bumps the metric together, so the two never disagree.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::domain::lifecycle::IngestOutcome;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Why the engine turned work away.
+#[derive(Clone, Copy, Debug)]
+pub enum Rejection {
+    /// The engine's admission bound was full.
+    Backpressure,
+    /// The integration key was over its configured rate.
+    FloodGuard,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    received: Family<SourceLabel, Counter>,
+    deduplicated: Family<SourceLabel, Counter>,
+    stored: Family<SourceLabel, Counter>,
+    rejected: Family<ReasonLabel, Counter>,
+    ingest_latency: Histogram,
+    commit_batch: Histogram,
+    commit_failures: Counter,
+    /// Alerts admitted and not yet answered.
+    pub in_flight: Gauge,
+    /// Commit requests waiting for the persister.
+    pub persister_queue: Gauge,
+    /// Alert actors alive now (the rest are passivated in their shards).
+    pub active_actors: Gauge,
+    /// Open alerts held by the shards, active or passive.
+    pub open_alerts: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("oncall");
+        let received = Family::<SourceLabel, Counter>::default();
+        let deduplicated = Family::<SourceLabel, Counter>::default();
+        let stored = Family::<SourceLabel, Counter>::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        let ingest_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        let commit_failures = Counter::default();
+        let in_flight = Gauge::default();
+        let persister_queue = Gauge::default();
+        let active_actors = Gauge::default();
+        let open_alerts = Gauge::default();
+        registry.register(
+            "alerts_received",
+            "Alerts received, by source",
+            received.clone(),
+        );
+        registry.register(
+            "alerts_deduplicated",
+            "Alerts that repeated an open alert, by source",
+            deduplicated.clone(),
+        );
+        registry.register(
+            "alerts_stored",
+            "New alerts stored, by source",
+            stored.clone(),
+        );
+        registry.register(
+            "ingest_rejected",
+            "Alerts turned away, by reason (backpressure, flood_guard)",
+            rejected.clone(),
+        );
+        registry.register(
+            "ingest_latency_seconds",
+            "From admission to durable commit, per request",
+            ingest_latency.clone(),
+        );
+        registry.register(
+            "commit_batch_writes",
+            "Writes per group commit",
+            commit_batch.clone(),
+        );
+        registry.register(
+            "commit_failures",
+            "Group commits the store refused",
+            commit_failures.clone(),
+        );
+        registry.register(
+            "ingest_in_flight_alerts",
+            "Alerts admitted and not yet answered",
+            in_flight.clone(),
+        );
+        registry.register(
+            "persister_queue_depth",
+            "Commit requests waiting for the persister",
+            persister_queue.clone(),
+        );
+        registry.register(
+            "alert_actors_active",
+            "Alert actors alive (the rest are passivated)",
+            active_actors.clone(),
+        );
+        registry.register(
+            "open_alerts",
+            "Open alerts held by the engine",
+            open_alerts.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            received,
+            deduplicated,
+            stored,
+            rejected,
+            ingest_latency,
+            commit_batch,
+            commit_failures,
+            in_flight,
+            persister_queue,
+            active_actors,
+            open_alerts,
+        })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn alert_ingested(&self, source: &str, outcome: IngestOutcome) {
+        let label = SourceLabel {
+            source: source.to_string(),
+        };
+        self.received.get_or_create(&label).inc();
+        match outcome {
+            IngestOutcome::Created => {
+                self.stored.get_or_create(&label).inc();
+            }
+            IngestOutcome::Deduplicated => {
+                self.deduplicated.get_or_create(&label).inc();
+            }
+            IngestOutcome::Acknowledged | IngestOutcome::Resolved | IngestOutcome::Ignored => {}
+        }
+    }
+
+    pub fn request_committed(&self, alerts: usize, seconds: f64) {
+        tracing::debug!(alerts, seconds, "ingest committed");
+        self.ingest_latency.observe(seconds);
+    }
+
+    pub fn commit_done(&self, writes: usize) {
+        self.commit_batch.observe(writes as f64);
+    }
+
+    pub fn commit_failed(&self, writes: usize, error: &dyn std::fmt::Display) {
+        tracing::error!(writes, %error, "group commit failed");
+        self.commit_failures.inc();
+    }
+
+    pub fn rejected(&self, reason: Rejection, alerts: usize) {
+        let reason = match reason {
+            Rejection::Backpressure => "backpressure",
+            Rejection::FloodGuard => "flood_guard",
+        };
+        tracing::warn!(reason, alerts, "ingest rejected");
+        self.rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc_by(alerts as u64);
+    }
+}
