@@ -62,8 +62,10 @@ pub(super) struct EventRow {
 
 /// The timeline rows a write appends: none for a repeat, two for an ack with a note.
 pub(super) fn timeline_rows(write: &AlertWrite) -> Vec<EventRow> {
+    // Version 7 ids sort in creation order, which orders entries that share a timestamp
+    // (an ack and its note).
     let row = |alert_id, kind, actor: &str, message: &str, at| EventRow {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         alert_id,
         kind,
         actor: actor.to_string(),

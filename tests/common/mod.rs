@@ -1,0 +1,416 @@
+//! The black-box test kit: starts the real `oncall` binary on free ports against a fresh
+//! SQLite file or a fresh PostgreSQL database, and talks to it as a user would.
+#![allow(dead_code)] // each test binary uses a different part of the kit
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
+use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
+use oncall::grpc::pb::directory::v1 as dir;
+use oncall::grpc::pb::directory::v1::user_service_client::UserServiceClient;
+use tonic::transport::Channel;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Where a test's data lives.
+pub enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres { url: String, name: String },
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// A new, empty database on the server `ONCALL_TEST_DATABASE_URL` names.
+    pub async fn postgres() -> Db {
+        let (url, name) = fresh_postgres_database().await;
+        Db::Postgres { url, name }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite://{}/oncall.db", dir.path().display()),
+            Db::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Db::Sqlite(dir) => Some(dir.path()),
+            Db::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Db::Postgres { name, .. } = self {
+            drop_postgres_database(name.clone());
+        }
+    }
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("ONCALL_TEST_DATABASE_URL").expect(
+        "ONCALL_TEST_DATABASE_URL must name a PostgreSQL server for the PostgreSQL tests \
+         (e.g. postgres://root@127.0.0.1:5432/test); .ci/run sets it",
+    )
+}
+
+/// Creates a uniquely named database and returns its URL and name.
+pub async fn fresh_postgres_database() -> (String, String) {
+    use sqlx::Executor;
+    let base = postgres_base_url();
+    let name = format!("oncall_test_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+    pool.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    pool.close().await;
+    (with_database(&base, &name), name)
+}
+
+/// The URL with its database replaced by `name` (query string kept).
+fn with_database(base: &str, name: &str) -> String {
+    let (main, query) = match base.split_once('?') {
+        Some((main, query)) => (main, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let (scheme, rest) = main.split_once("://").unwrap_or(("postgres", main));
+    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
+    format!("{scheme}://{host}/{name}{query}")
+}
+
+/// Drops a test database; runs on its own thread because Drop cannot await.
+pub fn drop_postgres_database(name: String) {
+    let handle = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        runtime.block_on(async {
+            use sqlx::Executor;
+            if let Ok(pool) = sqlx::PgPool::connect(&postgres_base_url()).await {
+                let _ = pool
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await;
+                pool.close().await;
+            }
+        });
+    });
+    let _ = handle.join();
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_oncall"))
+}
+
+/// A running `oncall serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub database_url: String,
+    extra_args: Vec<String>,
+    workdir: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    pub async fn start(db: &Db) -> Server {
+        Server::start_with(db, &[]).await
+    }
+
+    pub async fn start_with(db: &Db, extra: &[&str]) -> Server {
+        let workdir = match db.dir() {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::temp_dir(),
+        };
+        let log = workdir.join(format!("oncall-{}.log", uuid::Uuid::new_v4().simple()));
+        let mut server = Server {
+            child: None,
+            http_port: free_port(),
+            grpc_port: free_port(),
+            database_url: db.url(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            workdir,
+            log,
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(binary())
+            .current_dir(&self.workdir)
+            .arg("serve")
+            .arg("--database-url")
+            .arg(&self.database_url)
+            .arg("--http-addr")
+            .arg(format!("127.0.0.1:{}", self.http_port))
+            .arg("--grpc-addr")
+            .arg(format!("127.0.0.1:{}", self.grpc_port))
+            .arg("--admin-token")
+            .arg(ADMIN_TOKEN)
+            .args(&self.extra_args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start oncall");
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(self.http("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("oncall exited early ({status}):\n{}", self.logs());
+            }
+            assert!(Instant::now() < deadline, "oncall never became ready:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "oncall did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.kill_9();
+        self.spawn().await;
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc_port))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("gRPC connect")
+    }
+
+    pub async fn alerts(&self) -> AlertServiceClient<Channel> {
+        AlertServiceClient::new(self.channel().await)
+    }
+
+    pub async fn catalog(&self) -> CatalogServiceClient<Channel> {
+        CatalogServiceClient::new(self.channel().await)
+    }
+
+    pub async fn users(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::new(self.channel().await)
+    }
+
+    /// A service and an integration key for it: (service id, plaintext key).
+    pub async fn service_with_key(&self, name: &str) -> (String, String) {
+        let mut catalog = self.catalog().await;
+        let service = catalog
+            .create_service(authed(
+                pb::CreateServiceRequest {
+                    name: name.into(),
+                    description: "test".into(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create service")
+            .into_inner();
+        let key = catalog
+            .create_integration_key(authed(
+                pb::CreateIntegrationKeyRequest {
+                    service_id: service.id.clone(),
+                    name: "test".into(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create key")
+            .into_inner();
+        (service.id, key.key)
+    }
+
+    /// A user with a token of the given role: (user id, token).
+    pub async fn user_with_token(&self, name: &str, role: dir::Role) -> (String, String) {
+        let mut users = self.users().await;
+        let user = users
+            .create_user(authed(
+                dir::CreateUserRequest {
+                    user: Some(dir::User {
+                        name: name.into(),
+                        email: format!("{name}@example.net"),
+                        timezone: "Europe/London".into(),
+                        ..Default::default()
+                    }),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create user")
+            .into_inner();
+        let token = users
+            .create_api_token(authed(
+                dir::CreateApiTokenRequest {
+                    user_id: user.id.clone(),
+                    role: role as i32,
+                    name: "test".into(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create token")
+            .into_inner();
+        (user.id, token.token)
+    }
+
+    /// Every alert of a service, following pages.
+    pub async fn list_all(&self, service_id: &str) -> (Vec<pb::Alert>, i32) {
+        let mut client = self.alerts().await;
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_alerts(authed(
+                    pb::ListAlertsRequest {
+                        service_id: service_id.into(),
+                        page_size: 1000,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    },
+                    ADMIN_TOKEN,
+                ))
+                .await
+                .expect("list alerts")
+                .into_inner();
+            all.extend(page.alerts);
+            if page.next_page_token.is_empty() {
+                return (all, page.total_count);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// POSTs JSON to a path; returns the status, headers and JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &str,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(self.http(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, headers, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// A request with `authorization: Bearer TOKEN`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+pub fn fixture(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// An Alertmanager v4 payload of `count` distinct firing alerts, numbered from `first`.
+pub fn alertmanager_batch(first: usize, count: usize) -> String {
+    let alerts: Vec<serde_json::Value> = (first..first + count)
+        .map(|i| {
+            serde_json::json!({
+                "status": "firing",
+                "labels": {"alertname": "IfDown", "device": format!("dev{i}"), "site": "IAD1", "severity": "warning"},
+                "annotations": {"summary": format!("interface down on dev{i}")},
+                "startsAt": "2026-11-27T20:29:35.622550767Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": format!("{i:016x}")
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "receiver": "oncall", "status": "firing", "alerts": alerts,
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://am:9093", "version": "4", "groupKey": "{}", "truncatedAlerts": 0
+    })
+    .to_string()
+}
