@@ -1,0 +1,359 @@
+//! The store conformance suite: every case runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use common::Db;
+use oncall::domain::access::Role;
+use oncall::domain::alert::{Alert, AlertStatus, TimelineKind};
+use oncall::domain::catalog::{IntegrationKey, Service};
+use oncall::domain::directory::{ApiToken, User};
+use oncall::domain::fingerprint::AlertKey;
+use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
+use oncall::domain::severity::Severity;
+use oncall::store::{AlertQuery, Store, StoreError};
+use uuid::Uuid;
+
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test]
+                async fn sqlite() {
+                    let db = super::Db::sqlite();
+                    super::$case(super::open(&db).await).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let db = super::Db::postgres().await;
+                    super::$case(super::open(&db).await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_stores!(
+    services_and_keys,
+    users_and_tokens,
+    commits_apply_in_order_and_atomically,
+    listing_filters_and_pages,
+);
+
+async fn open(db: &Db) -> Arc<dyn Store> {
+    oncall::store::open(&db.url()).await.expect("open store")
+}
+
+fn at(minute: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 20, minute, 0).unwrap()
+}
+
+fn service(name: &str) -> Service {
+    Service {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        description: String::new(),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn key(service_id: Uuid, hash: &str) -> IntegrationKey {
+    IntegrationKey {
+        id: Uuid::new_v4(),
+        service_id,
+        name: "am".into(),
+        key_hash: hash.into(),
+        key_prefix: "oik_abc".into(),
+        created_at: at(0),
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+fn alert(service_id: Uuid, number: i64, fingerprint: &str, labels: &[(&str, &str)]) -> Alert {
+    Alert {
+        id: Uuid::new_v4(),
+        number,
+        service_id,
+        fingerprint: fingerprint.into(),
+        summary: format!("summary of {fingerprint}"),
+        details: String::new(),
+        severity: Severity::Medium,
+        source: "alertmanager".into(),
+        source_instance: String::new(),
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        annotations: BTreeMap::new(),
+        status: AlertStatus::Triggered,
+        triggered_at: at(number as u32 % 60),
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        resolution_note: None,
+        created_at: at(30),
+        updated_at: at(30),
+        last_seen_at: at(30),
+        occurrence_count: 1,
+        previous_alert_id: None,
+    }
+}
+
+fn reference(alert: &Alert) -> AlertRef {
+    AlertRef {
+        id: alert.id,
+        number: alert.number,
+        key: AlertKey {
+            service_id: alert.service_id,
+            fingerprint: alert.fingerprint.clone(),
+        },
+    }
+}
+
+async fn services_and_keys(store: Arc<dyn Store>) {
+    let backbone = service("backbone");
+    store.insert_service(&backbone).await.unwrap();
+    assert!(matches!(
+        store.insert_service(&service("backbone")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.insert_service(&service("edge")).await.unwrap();
+    assert_eq!(store.get_service(backbone.id).await.unwrap(), Some(backbone.clone()));
+    let page = store.list_services(Some("BACK"), 10, 0).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (1, 1));
+    let page = store.list_services(None, 1, 1).await.unwrap();
+    assert_eq!((page.items[0].name.as_str(), page.total), ("edge", 2));
+
+    let mut renamed = backbone.clone();
+    renamed.name = "core".into();
+    assert!(store.update_service(&renamed).await.unwrap());
+    renamed.name = "edge".into();
+    assert!(matches!(store.update_service(&renamed).await, Err(StoreError::Conflict(_))));
+
+    let k = key(backbone.id, "hash-1");
+    store.insert_integration_key(&k).await.unwrap();
+    assert_eq!(store.find_integration_key("hash-1").await.unwrap(), Some(k.clone()));
+    assert_eq!(store.find_integration_key("hash-2").await.unwrap(), None);
+    store
+        .retire_integration_key(k.id, Some(at(10)), None)
+        .await
+        .unwrap();
+    store.retire_integration_key(k.id, None, Some(at(5))).await.unwrap();
+    let retired = store.get_integration_key(k.id).await.unwrap().unwrap();
+    assert_eq!((retired.expires_at, retired.revoked_at), (Some(at(10)), Some(at(5))));
+    assert_eq!(store.list_integration_keys(backbone.id).await.unwrap().len(), 1);
+
+    assert!(store.delete_service(backbone.id).await.unwrap());
+    assert!(!store.delete_service(backbone.id).await.unwrap());
+    assert_eq!(store.find_integration_key("hash-1").await.unwrap(), None, "keys go with it");
+}
+
+async fn users_and_tokens(store: Arc<dyn Store>) {
+    let user = User {
+        id: Uuid::new_v4(),
+        name: "alice".into(),
+        email: "alice@example.net".into(),
+        timezone: "Europe/London".into(),
+        created_at: at(0),
+    };
+    store.insert_user(&user).await.unwrap();
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(store.find_user_by_name("alice").await.unwrap(), Some(user.clone()));
+    assert_eq!(store.list_users(10, 0).await.unwrap().total, 1);
+    let token = ApiToken {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        name: "laptop".into(),
+        role: Role::Responder,
+        token_hash: "token-hash".into(),
+        created_at: at(0),
+        revoked_at: None,
+    };
+    store.insert_api_token(&token).await.unwrap();
+    assert!(matches!(store.insert_api_token(&token).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.find_api_token("token-hash").await.unwrap(), Some(token.clone()));
+    store.revoke_api_token(token.id, at(3)).await.unwrap();
+    store.revoke_api_token(token.id, at(9)).await.unwrap();
+    let revoked = store.get_api_token(token.id).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(3)), "the first revocation time stays");
+    assert_eq!(store.list_api_tokens(Some(user.id)).await.unwrap().len(), 1);
+    assert_eq!(store.list_api_tokens(Some(Uuid::new_v4())).await.unwrap().len(), 0);
+}
+
+async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {
+    let svc = service("core");
+    store.insert_service(&svc).await.unwrap();
+    let first = alert(svc.id, 1, "fp-1", &[("site", "IAD1")]);
+    let other = alert(svc.id, 2, "fp-2", &[]);
+    let annotations = BTreeMap::from([("summary".to_string(), "worse".to_string())]);
+    store
+        .commit(&[
+            AlertWrite::Open(Box::new(first.clone())),
+            AlertWrite::Open(Box::new(other.clone())),
+            AlertWrite::Repeat {
+                alert: reference(&first),
+                seen_at: at(31),
+                annotations: Some(annotations.clone()),
+            },
+            AlertWrite::Acknowledge {
+                alert: reference(&first),
+                by: "alice".into(),
+                at: at(32),
+                note: Some("on it".into()),
+            },
+            AlertWrite::Update {
+                alert: reference(&other),
+                by: "bob".into(),
+                at: at(33),
+                changes: AlertChanges {
+                    severity: Some(Severity::Critical),
+                    ..AlertChanges::default()
+                },
+            },
+        ])
+        .await
+        .unwrap();
+    let stored = store.get_alert(first.id).await.unwrap().unwrap();
+    assert_eq!(stored.occurrence_count, 2);
+    assert_eq!(stored.last_seen_at, at(31));
+    assert_eq!(stored.annotations, annotations);
+    assert_eq!(stored.status, AlertStatus::Acknowledged);
+    assert_eq!(stored.acknowledged_by.as_deref(), Some("alice"));
+    assert_eq!(stored.labels["site"], "IAD1");
+    assert_eq!(
+        store.get_alert(other.id).await.unwrap().unwrap().severity,
+        Severity::Critical
+    );
+    let timeline: Vec<TimelineKind> = store
+        .alert_timeline(first.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        timeline,
+        [TimelineKind::Created, TimelineKind::Acknowledged, TimelineKind::NoteAdded]
+    );
+    assert_eq!(store.max_alert_number().await.unwrap(), 2);
+    assert_eq!(store.open_alerts().await.unwrap().len(), 2);
+
+    // A second open alert for an open key is refused, and the whole commit with it.
+    let duplicate = alert(svc.id, 3, "fp-1", &[]);
+    let bystander = alert(svc.id, 4, "fp-4", &[]);
+    assert!(matches!(
+        store
+            .commit(&[
+                AlertWrite::Open(Box::new(bystander.clone())),
+                AlertWrite::Open(Box::new(duplicate)),
+            ])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_alert(bystander.id).await.unwrap(), None);
+
+    // Resolve, then the same fingerprint opens a new alert linked to the old one.
+    let reopened = alert(svc.id, 5, "fp-1", &[]);
+    store
+        .commit(&[
+            AlertWrite::Resolve {
+                alert: reference(&first),
+                by: "source".into(),
+                at: at(40),
+                note: None,
+            },
+            AlertWrite::Open(Box::new(reopened.clone())),
+        ])
+        .await
+        .unwrap();
+    let reopened = store.get_alert(reopened.id).await.unwrap().unwrap();
+    assert_eq!(reopened.previous_alert_id, Some(first.id));
+    let open: Vec<Uuid> = store
+        .open_alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, state)| state.id)
+        .collect();
+    assert!(open.contains(&reopened.id) && !open.contains(&first.id));
+    assert_eq!(store.count_open_alerts(svc.id).await.unwrap(), 2);
+}
+
+async fn listing_filters_and_pages(store: Arc<dyn Store>) {
+    let a = service("a");
+    let b = service("b");
+    store.insert_service(&a).await.unwrap();
+    store.insert_service(&b).await.unwrap();
+    let mut writes = Vec::new();
+    for n in 1..=30 {
+        let svc = if n % 3 == 0 { b.id } else { a.id };
+        let site = if n % 2 == 0 { "IAD1" } else { "FRA3" };
+        let mut alert = alert(svc, n, &format!("fp_{n}%"), &[("site", site), ("n", &n.to_string())]);
+        if n == 7 {
+            alert.severity = Severity::Critical;
+            alert.source = "grafana".into();
+            alert.summary = "Optical power LOW on xe-1/0/0".into();
+        }
+        writes.push(AlertWrite::Open(Box::new(alert)));
+    }
+    store.commit(&writes).await.unwrap();
+    let query = |f: &dyn Fn(&mut AlertQuery)| {
+        let mut q = AlertQuery {
+            limit: 100,
+            ..AlertQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let count = |q: AlertQuery| {
+        let store = store.clone();
+        async move { store.list_alerts(&q).await.unwrap().total }
+    };
+    assert_eq!(count(query(&|_| {})).await, 30);
+    assert_eq!(count(query(&|q| q.service_id = Some(b.id))).await, 10);
+    assert_eq!(count(query(&|q| q.severities = vec![Severity::Critical])).await, 1);
+    assert_eq!(count(query(&|q| q.sources = vec!["grafana".into()])).await, 1);
+    assert_eq!(count(query(&|q| q.statuses = vec![AlertStatus::Resolved])).await, 0);
+    assert_eq!(
+        count(query(&|q| q.labels = BTreeMap::from([("site".into(), "IAD1".into())]))).await,
+        15
+    );
+    assert_eq!(
+        count(query(&|q| {
+            q.labels = BTreeMap::from([("site".into(), "IAD1".into()), ("n".into(), "8".into())])
+        }))
+        .await,
+        1
+    );
+    assert_eq!(count(query(&|q| q.search = Some("optical power low".into()))).await, 1);
+    assert_eq!(count(query(&|q| q.search = Some("fp_1%".into()))).await, 1, "% is literal");
+    assert_eq!(count(query(&|q| q.search = Some("summary_of".into()))).await, 0, "_ is literal");
+    assert_eq!(
+        count(query(&|q| {
+            q.triggered_from = Some(at(10));
+            q.triggered_to = Some(at(20));
+        }))
+        .await,
+        10
+    );
+    let first = store
+        .list_alerts(&query(&|q| {
+            q.limit = 12;
+        }))
+        .await
+        .unwrap();
+    let second = store
+        .list_alerts(&query(&|q| {
+            q.limit = 12;
+            q.offset = 12;
+        }))
+        .await
+        .unwrap();
+    assert_eq!((first.items.len(), second.items.len(), first.total), (12, 12, 30));
+    assert_eq!(first.items[0].number, 30, "newest first");
+    assert_eq!(second.items[0].number, 18);
+}
