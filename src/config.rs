@@ -300,7 +300,9 @@ fn secret(
         },
         (None, None, None) => None,
         _ => {
-            problems.push(format!("{name}: give it one way only (inline, _env or _file)"));
+            problems.push(format!(
+                "{name}: give it one way only (inline, _env or _file)"
+            ));
             None
         }
     }

@@ -31,8 +31,8 @@ impl FloodGuard {
         let Some((limiter, rate)) = &self.limiter else {
             return Ok(());
         };
-        let wanted = NonZeroU32::new(alerts.min(rate.get() as usize) as u32)
-            .unwrap_or(NonZeroU32::MIN);
+        let wanted =
+            NonZeroU32::new(alerts.min(rate.get() as usize) as u32).unwrap_or(NonZeroU32::MIN);
         match limiter.check_key_n(&key_id, wanted) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
@@ -57,6 +57,9 @@ mod tests {
         assert!(on.check(key, 10).is_ok());
         let wait = on.check(key, 1).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
-        assert!(on.check(Uuid::new_v4(), 500).is_ok(), "keys are independent");
+        assert!(
+            on.check(Uuid::new_v4(), 500).is_ok(),
+            "keys are independent"
+        );
     }
 }

@@ -9,7 +9,11 @@ use oncall::config::{self, CommonArgs, LogFormat, ServeArgs, Settings};
 use oncall::domain::access::Role;
 
 #[derive(Parser)]
-#[command(name = "oncall", version, about = "Alerting and on-call engine for ISP and datacenter NOCs")]
+#[command(
+    name = "oncall",
+    version,
+    about = "Alerting and on-call engine for ISP and datacenter NOCs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

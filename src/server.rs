@@ -65,7 +65,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .build_v1alpha()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AlertServiceServer<AlertApi>>().await;
-    health.set_serving::<CatalogServiceServer<CatalogApi>>().await;
+    health
+        .set_serving::<CatalogServiceServer<CatalogApi>>()
+        .await;
     health.set_serving::<UserServiceServer<UserApi>>().await;
     let max_message = settings.max_body_bytes;
     let grpc_server = tonic::transport::Server::builder()
@@ -126,7 +128,9 @@ async fn stop_on_signal(
     wait_for_signal().await;
     tracing::info!("shutting down: no new requests, finishing in-flight ones");
     ready.store(false, Ordering::Release);
-    health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     shutdown.cancel();
 }
 
@@ -214,7 +218,13 @@ mod tests {
             redact("postgres://root:secret@127.0.0.1/test"),
             "postgres://root:***@127.0.0.1/test"
         );
-        assert_eq!(redact("postgres://root@127.0.0.1/test"), "postgres://root@127.0.0.1/test");
-        assert_eq!(redact("sqlite://oncall-data/oncall.db"), "sqlite://oncall-data/oncall.db");
+        assert_eq!(
+            redact("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact("sqlite://oncall-data/oncall.db"),
+            "sqlite://oncall-data/oncall.db"
+        );
     }
 }

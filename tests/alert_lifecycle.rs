@@ -97,8 +97,13 @@ async fn ack_resolve_notes_and_timeline() {
         .await
         .unwrap()
         .into_inner();
-    assert!(escalated.events.iter().any(|e| e.r#type == pb::AlertEventType::Escalated as i32
-        && e.message == "needs optics team"));
+    assert!(
+        escalated
+            .events
+            .iter()
+            .any(|e| e.r#type == pb::AlertEventType::Escalated as i32
+                && e.message == "needs optics team")
+    );
 
     let resolved = alerts
         .resolve_alert(authed(
@@ -164,7 +169,12 @@ async fn ack_resolve_notes_and_timeline() {
         .unwrap();
 
     let events = alerts
-        .get_alert_events(authed(pb::GetAlertEventsRequest { id: alert.id.clone() }, ADMIN_TOKEN))
+        .get_alert_events(authed(
+            pb::GetAlertEventsRequest {
+                id: alert.id.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -205,24 +215,38 @@ async fn roles_and_missing_things_get_the_right_codes() {
             token,
         )
     };
-    let err = alerts.acknowledge_alert(tonic::Request::new(pb::AcknowledgeAlertRequest {
-        id: alert.id.clone(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap_err();
+    let err = alerts
+        .acknowledge_alert(tonic::Request::new(pb::AcknowledgeAlertRequest {
+            id: alert.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let err = alerts.acknowledge_alert(ack("wrong-token")).await.unwrap_err();
+    let err = alerts
+        .acknowledge_alert(ack("wrong-token"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let err = alerts.acknowledge_alert(ack(&viewer)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "a viewer may not ack");
     // A viewer may read; an integration key may not.
     alerts
-        .get_alert(authed(pb::GetAlertRequest { id: alert.id.clone() }, &viewer))
+        .get_alert(authed(
+            pb::GetAlertRequest {
+                id: alert.id.clone(),
+            },
+            &viewer,
+        ))
         .await
         .unwrap();
     let err = alerts
-        .get_alert(authed(pb::GetAlertRequest { id: alert.id.clone() }, &key))
+        .get_alert(authed(
+            pb::GetAlertRequest {
+                id: alert.id.clone(),
+            },
+            &key,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -238,7 +262,10 @@ async fn roles_and_missing_things_get_the_right_codes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     let err = alerts
-        .get_alert(authed(pb::GetAlertRequest { id: "nope".into() }, ADMIN_TOKEN))
+        .get_alert(authed(
+            pb::GetAlertRequest { id: "nope".into() },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -374,7 +401,10 @@ async fn bulk_update_list_filters_and_watch() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(by_search.total_count, 1, "search is case-insensitive on fingerprints");
+    assert_eq!(
+        by_search.total_count, 1,
+        "search is case-insensitive on fingerprints"
+    );
     let critical = alerts
         .list_alerts(authed(
             pb::ListAlertsRequest {
@@ -388,8 +418,14 @@ async fn bulk_update_list_filters_and_watch() {
         .into_inner();
     assert_eq!(critical.total_count, 0);
     let window = |start: i64, end: i64| pb::TimeRange {
-        start: Some(prost_types::Timestamp { seconds: start, nanos: 0 }),
-        end: Some(prost_types::Timestamp { seconds: end, nanos: 0 }),
+        start: Some(prost_types::Timestamp {
+            seconds: start,
+            nanos: 0,
+        }),
+        end: Some(prost_types::Timestamp {
+            seconds: end,
+            nanos: 0,
+        }),
     };
     let in_window = alerts
         .list_alerts(authed(

@@ -16,7 +16,10 @@ async fn bad_requests_get_their_codes_and_store_nothing() {
     // Malformed JSON.
     let (status, _, body) = server.post_json(&am, "{\"alerts\": [").await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].is_string() && body["field"].is_string(), "{body}");
+    assert!(
+        body["error"].is_string() && body["field"].is_string(),
+        "{body}"
+    );
 
     // One bad alert among good ones rejects the whole request, naming it.
     let mut payload: serde_json::Value = serde_json::from_str(&alertmanager_batch(0, 20)).unwrap();
@@ -30,39 +33,71 @@ async fn bad_requests_get_their_codes_and_store_nothing() {
     assert_eq!(status, 400);
     assert_eq!(body["field"], "alerts[3].status", "{body}");
     let (status, _, body) = server
-        .post_json(&am, &alertmanager_batch(0, 1).replace("\"version\":\"4\"", "\"version\":\"3\""))
+        .post_json(
+            &am,
+            &alertmanager_batch(0, 1).replace("\"version\":\"4\"", "\"version\":\"3\""),
+        )
         .await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (400, Some("version")), "{body}");
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("version")),
+        "{body}"
+    );
 
     // Generic: summary required; a wrong type names its field.
-    let (status, _, body) = server.post_json(&generic, r#"{"details": "no summary"}"#).await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (400, Some("summary")));
-    let (status, _, body) = server.post_json(&generic, r#"{"summary": "x", "labels": [1]}"#).await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (400, Some("labels")), "{body}");
+    let (status, _, body) = server
+        .post_json(&generic, r#"{"details": "no summary"}"#)
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("summary"))
+    );
+    let (status, _, body) = server
+        .post_json(&generic, r#"{"summary": "x", "labels": [1]}"#)
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("labels")),
+        "{body}"
+    );
 
     // PagerDuty: field names follow its schema.
     let (status, _, body) = server
-        .post_json("/v2/enqueue", &format!(r#"{{"routing_key": "{key}", "event_action": "resolve"}}"#))
+        .post_json(
+            "/v2/enqueue",
+            &format!(r#"{{"routing_key": "{key}", "event_action": "resolve"}}"#),
+        )
         .await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (400, Some("dedup_key")));
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("dedup_key"))
+    );
     let (status, _, body) = server
         .post_json(
             "/v2/enqueue",
             &format!(r#"{{"routing_key": "{key}", "event_action": "trigger", "payload": {{"summary": "x", "source": "y", "severity": "dire"}}}}"#),
         )
         .await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (400, Some("payload.severity")));
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("payload.severity"))
+    );
 
     // Unknown and revoked keys: 401, the same answer.
     let (status, _, body) = server
-        .post_json("/api/v1/webhook/alertmanager/oik_not_a_key", &alertmanager_batch(0, 1))
+        .post_json(
+            "/api/v1/webhook/alertmanager/oik_not_a_key",
+            &alertmanager_batch(0, 1),
+        )
         .await;
     assert_eq!(status, 401, "{body}");
     let (status, _, _) = server
         .post_json("/v2/enqueue", &fixture("pagerduty/trigger.json"))
         .await;
     assert_eq!(status, 401);
-    let (status, _, _) = server.post_json("/api/v1/webhook/generic", r#"{"summary": "no key"}"#).await;
+    let (status, _, _) = server
+        .post_json("/api/v1/webhook/generic", r#"{"summary": "no key"}"#)
+        .await;
     assert_eq!(status, 401);
 
     // Too many labels: 413 naming the alert.
@@ -71,16 +106,31 @@ async fn bad_requests_get_their_codes_and_store_nothing() {
         payload["alerts"][1]["labels"][format!("l{i}")] = serde_json::json!("v");
     }
     let (status, _, body) = server.post_json(&am, &payload.to_string()).await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (413, Some("alerts[1].labels")), "{body}");
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (413, Some("alerts[1].labels")),
+        "{body}"
+    );
     let long = "x".repeat(5000);
     let (status, _, body) = server
-        .post_json(&generic, &format!(r#"{{"summary": "x", "labels": {{"device": "{long}"}}}}"#))
+        .post_json(
+            &generic,
+            &format!(r#"{{"summary": "x", "labels": {{"device": "{long}"}}}}"#),
+        )
         .await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (413, Some("alerts[0].labels.device")), "{body}");
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (413, Some("alerts[0].labels.device")),
+        "{body}"
+    );
 
     // Body over the limit (64 KiB here): 413.
     let (status, _, body) = server.post_json(&am, &alertmanager_batch(0, 400)).await;
-    assert_eq!((status.as_u16(), body["field"].as_str()), (413, Some("body")), "{body}");
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (413, Some("body")),
+        "{body}"
+    );
 
     // Wrong content type: 415.
     let response = reqwest::Client::new()
@@ -114,11 +164,19 @@ async fn flood_guard_answers_503_to_alertmanager_and_429_to_the_rest() {
     assert_eq!(status, 503, "{body}");
     assert!(headers.contains_key("retry-after"));
     let (status, headers, _) = server
-        .post_json(&format!("/api/v1/webhook/generic/{key}"), r#"{"summary": "more"}"#)
+        .post_json(
+            &format!("/api/v1/webhook/generic/{key}"),
+            r#"{"summary": "more"}"#,
+        )
         .await;
     assert_eq!(status, 429);
     assert!(headers.contains_key("retry-after"));
-    let metrics = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("oncall_ingest_rejected_total{reason=\"flood_guard\"}"),
         "{metrics}"
@@ -171,6 +229,9 @@ async fn a_full_engine_answers_retry_later_and_loses_nothing_it_accepted() {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert!(refused > 0, "40 concurrent requests against a bound of 1 must see refusals");
+    assert!(
+        refused > 0,
+        "40 concurrent requests against a bound of 1 must see refusals"
+    );
     assert_eq!(server.list_all(&service).await.1 as usize, accepted);
 }

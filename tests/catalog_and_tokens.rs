@@ -46,7 +46,10 @@ async fn services_and_keys() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((updated.name.as_str(), updated.description.as_str()), ("transit", "IP transit edge"));
+    assert_eq!(
+        (updated.name.as_str(), updated.description.as_str()),
+        ("transit", "IP transit edge")
+    );
     let listed = catalog
         .list_services(authed(
             pb::ListServicesRequest {
@@ -96,7 +99,10 @@ async fn services_and_keys() {
         .rotate_integration_key(authed(
             pb::RotateIntegrationKeyRequest {
                 id: keys[0].id.clone(),
-                grace_period: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+                grace_period: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
             },
             ADMIN_TOKEN,
         ))
@@ -105,19 +111,30 @@ async fn services_and_keys() {
         .into_inner();
     assert_ne!(rotated.key, key);
     assert_eq!(post(&rotated.key).await, 200);
-    assert_eq!(post(&key).await, 200, "the old key works during its grace period");
+    assert_eq!(
+        post(&key).await,
+        200,
+        "the old key works during its grace period"
+    );
     let rotated_now = catalog
         .rotate_integration_key(authed(
             pb::RotateIntegrationKeyRequest {
                 id: rotated.id.clone(),
-                grace_period: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
+                grace_period: Some(prost_types::Duration {
+                    seconds: 0,
+                    nanos: 0,
+                }),
             },
             ADMIN_TOKEN,
         ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(post(&rotated.key).await, 401, "no grace: the old key stops at once");
+    assert_eq!(
+        post(&rotated.key).await,
+        401,
+        "no grace: the old key stops at once"
+    );
     assert_eq!(post(&rotated_now.key).await, 200);
 
     // Revocation stops a key at once.
@@ -134,16 +151,28 @@ async fn services_and_keys() {
 
     // A service with open alerts cannot be deleted.
     let err = catalog
-        .delete_service(authed(pb::DeleteServiceRequest { id: service.clone() }, ADMIN_TOKEN))
+        .delete_service(authed(
+            pb::DeleteServiceRequest {
+                id: service.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     let (empty, empty_key) = server.service_with_key("empty").await;
     catalog
-        .delete_service(authed(pb::DeleteServiceRequest { id: empty.clone() }, ADMIN_TOKEN))
+        .delete_service(authed(
+            pb::DeleteServiceRequest { id: empty.clone() },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap();
-    assert_eq!(post(&empty_key).await, 401, "a deleted service's keys stop working");
+    assert_eq!(
+        post(&empty_key).await,
+        401,
+        "a deleted service's keys stop working"
+    );
     let err = catalog
         .get_service(authed(pb::GetServiceRequest { id: empty }, ADMIN_TOKEN))
         .await
@@ -186,7 +215,11 @@ async fn users_tokens_and_the_cli_way_back_in() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied, "viewers do not make users");
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "viewers do not make users"
+    );
     let got = users
         .get_user(authed(dir::GetUserRequest { id: alice.clone() }, &token))
         .await
@@ -195,7 +228,12 @@ async fn users_tokens_and_the_cli_way_back_in() {
     assert_eq!(got.timezone, "Europe/London");
 
     let listed = users
-        .list_api_tokens(authed(dir::ListApiTokensRequest { user_id: alice.clone() }, ADMIN_TOKEN))
+        .list_api_tokens(authed(
+            dir::ListApiTokensRequest {
+                user_id: alice.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -203,23 +241,44 @@ async fn users_tokens_and_the_cli_way_back_in() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].token.is_empty(), "secrets are shown once");
     users
-        .revoke_api_token(authed(dir::RevokeApiTokenRequest { id: listed[0].id.clone() }, ADMIN_TOKEN))
+        .revoke_api_token(authed(
+            dir::RevokeApiTokenRequest {
+                id: listed[0].id.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap();
     let err = users
         .get_user(authed(dir::GetUserRequest { id: alice }, &token))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unauthenticated, "a revoked token stops at once");
+    assert_eq!(
+        err.code(),
+        Code::Unauthenticated,
+        "a revoked token stops at once"
+    );
 
     // `oncall admin token` writes a working admin token straight to the database.
     server.kill_9();
     let output = std::process::Command::new(binary())
-        .args(["admin", "token", "--role", "admin", "--name", "recovery", "--database-url"])
+        .args([
+            "admin",
+            "token",
+            "--role",
+            "admin",
+            "--name",
+            "recovery",
+            "--database-url",
+        ])
         .arg(&server.database_url)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let recovered = String::from_utf8(output.stdout).unwrap().trim().to_string();
     assert!(recovered.starts_with("oct_"));
     server.restart().await;
@@ -246,11 +305,24 @@ async fn migrate_and_help_work_on_a_fresh_database() {
         .arg(db.url())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(db.dir().unwrap().join("oncall.db").exists());
-    let help = std::process::Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    let help = std::process::Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
-    for flag in ["--grpc-addr", "--http-addr", "--database-url", "--admin-token", "--config"] {
+    for flag in [
+        "--grpc-addr",
+        "--http-addr",
+        "--database-url",
+        "--admin-token",
+        "--config",
+    ] {
         assert!(help.contains(flag), "{flag} missing from serve --help");
     }
     let bad = std::process::Command::new(binary())

@@ -69,7 +69,11 @@ async fn sigterm_finishes_in_flight_work_and_exits_zero() {
     assert_eq!(status, 200);
     let exit = server.terminate();
     assert!(exit.success(), "{exit}");
-    assert!(server.logs().contains("oncall stopped"), "{}", server.logs());
+    assert!(
+        server.logs().contains("oncall stopped"),
+        "{}",
+        server.logs()
+    );
     server.restart().await;
     assert_eq!(server.list_all(&service).await.1, 100);
 }

@@ -111,7 +111,11 @@ async fn unary_batch_and_stream_ingest() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().starts_with("alerts[17].summary"), "{}", err.message());
+    assert!(
+        err.message().starts_with("alerts[17].summary"),
+        "{}",
+        err.message()
+    );
     assert_eq!(server.list_all(&service).await.1, 1);
     batch[17].summary = "fixed".into();
     let done = alerts
@@ -133,7 +137,9 @@ async fn unary_batch_and_stream_ingest() {
         .map(|b| pb::IngestAlertsRequest {
             batch_id: b,
             service_id: String::new(),
-            alerts: (0..100).map(|i| input(1_000 + b as usize * 100 + i)).collect(),
+            alerts: (0..100)
+                .map(|i| input(1_000 + b as usize * 100 + i))
+                .collect(),
         })
         .collect();
     let mut acks = alerts

@@ -24,7 +24,10 @@ async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
     assert_eq!(first["created"], 235);
     let (status, _, again) = server.post_json(&am, &storm).await;
     assert_eq!(status, 200);
-    assert_eq!(again["created"], 0, "the same group twice makes no new alerts");
+    assert_eq!(
+        again["created"], 0,
+        "the same group twice makes no new alerts"
+    );
     assert_eq!(again["deduplicated"], 235);
     let (_, total) = server.list_all(&service).await;
     assert_eq!(total, 1 + 2 + 235);
@@ -54,7 +57,10 @@ async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
     assert_eq!(bgp.resolved_by, "source");
     assert_eq!(bgp.severity, pb::Severity::Critical as i32);
     assert_eq!(bgp.fingerprint, "920301b2e33ecfe9");
-    assert_eq!(bgp.summary, "BGP session to AS3356 down on core-rtr-01.iad1");
+    assert_eq!(
+        bgp.summary,
+        "BGP session to AS3356 down on core-rtr-01.iad1"
+    );
     assert_eq!(bgp.labels["site"], "IAD1");
     assert_eq!(
         bgp.triggered_at.as_ref().map(|t| t.seconds),
@@ -63,28 +69,66 @@ async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
     );
 
     // A repeat counts occurrences and does not page again.
-    let storm_alert = server.list_all(&service).await.0.into_iter().find(|a| a.fingerprint == "a2ae1c0c7caf15b6").unwrap();
+    let storm_alert = server
+        .list_all(&service)
+        .await
+        .0
+        .into_iter()
+        .find(|a| a.fingerprint == "a2ae1c0c7caf15b6")
+        .unwrap();
     assert_eq!(storm_alert.occurrence_count, 2);
-    assert_eq!(storm_alert.severity, pb::Severity::Medium as i32, "warning maps to medium");
+    assert_eq!(
+        storm_alert.severity,
+        pb::Severity::Medium as i32,
+        "warning maps to medium"
+    );
 
     // Grafana unified (firing, then resolved) and legacy.
     let grafana = format!("/api/v1/webhook/grafana/{key}");
-    let (status, _, body) = server.post_json(&grafana, &fixture("grafana/unified-firing.json")).await;
-    assert_eq!((status.as_u16(), body["created"].as_u64()), (200, Some(1)), "{body}");
-    let (status, _, body) = server.post_json(&grafana, &fixture("grafana/unified-resolved.json")).await;
-    assert_eq!((status.as_u16(), body["resolved"].as_u64()), (200, Some(1)), "{body}");
-    let (status, _, body) = server.post_json(&grafana, &fixture("grafana/legacy-alerting.json")).await;
-    assert_eq!((status.as_u16(), body["created"].as_u64()), (200, Some(1)), "{body}");
+    let (status, _, body) = server
+        .post_json(&grafana, &fixture("grafana/unified-firing.json"))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["created"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, _, body) = server
+        .post_json(&grafana, &fixture("grafana/unified-resolved.json"))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["resolved"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, _, body) = server
+        .post_json(&grafana, &fixture("grafana/legacy-alerting.json"))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["created"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
 
     // Generic: minimal and the hijack, the latter with its own fingerprint.
     let generic = format!("/api/v1/webhook/generic/{key}");
-    let (status, _, body) = server.post_json(&generic, &fixture("generic/minimal.json")).await;
+    let (status, _, body) = server
+        .post_json(&generic, &fixture("generic/minimal.json"))
+        .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["alert"]["fingerprint"].as_str().map(str::len), Some(32), "derived fingerprint");
-    let (status, _, body) = server.post_json(&generic, &fixture("generic/bgp-hijack.json")).await;
+    assert_eq!(
+        body["alert"]["fingerprint"].as_str().map(str::len),
+        Some(32),
+        "derived fingerprint"
+    );
+    let (status, _, body) = server
+        .post_json(&generic, &fixture("generic/bgp-hijack.json"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["alert"]["fingerprint"], "hijack-203.0.113.0-24");
-    let (_, _, body) = server.post_json(&generic, &fixture("generic/bgp-hijack.json")).await;
+    let (_, _, body) = server
+        .post_json(&generic, &fixture("generic/bgp-hijack.json"))
+        .await;
     assert_eq!(body["deduplicated"], 1);
 
     // PagerDuty Events v2: trigger, then resolve by dedup_key.
@@ -94,18 +138,27 @@ async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
     assert_eq!(body["status"], "success");
     assert_eq!(body["dedup_key"], "lon1-pdu-a17-feed-b");
     let found = server.list_all(&service).await.0;
-    let pdu = found.iter().find(|a| a.fingerprint == "lon1-pdu-a17-feed-b").unwrap();
+    let pdu = found
+        .iter()
+        .find(|a| a.fingerprint == "lon1-pdu-a17-feed-b")
+        .unwrap();
     assert_eq!(pdu.status, pb::AlertStatus::Triggered as i32);
     assert_eq!(pdu.severity, pb::Severity::Critical as i32);
     assert_eq!(pdu.source, "pagerduty");
     assert_eq!(pdu.source_instance, "pdu-a17.lon1");
     assert_eq!(pdu.labels["rack"], "A17");
-    assert_eq!(pdu.triggered_at.as_ref().map(|t| t.seconds), Some(1_795_809_672));
+    assert_eq!(
+        pdu.triggered_at.as_ref().map(|t| t.seconds),
+        Some(1_795_809_672)
+    );
     let resolve = fixture("pagerduty/resolve.json").replace("REPLACE_WITH_INTEGRATION_KEY", &key);
     let (status, _, _) = server.post_json("/v2/enqueue", &resolve).await;
     assert_eq!(status, 202);
     let pdu = alerts
-        .get_alert(authed(pb::GetAlertRequest { id: pdu.id.clone() }, ADMIN_TOKEN))
+        .get_alert(authed(
+            pb::GetAlertRequest { id: pdu.id.clone() },
+            ADMIN_TOKEN,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -124,8 +177,14 @@ async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
         .post_json(&am, &fixture("alertmanager/am-0.25-webhook-1.json"))
         .await;
     assert_eq!(body["created"], 1);
-    let reopened = server.list_all(&service).await.0.into_iter()
-        .find(|a| a.fingerprint == "920301b2e33ecfe9" && a.status == pb::AlertStatus::Triggered as i32)
+    let reopened = server
+        .list_all(&service)
+        .await
+        .0
+        .into_iter()
+        .find(|a| {
+            a.fingerprint == "920301b2e33ecfe9" && a.status == pb::AlertStatus::Triggered as i32
+        })
         .unwrap();
     assert_eq!(reopened.previous_alert_id, bgp.id);
     assert!(reopened.number > bgp.number);
@@ -147,7 +206,10 @@ async fn keys_also_come_in_headers() {
     let server = Server::start(&db).await;
     let (service, key) = server.service_with_key("headers").await;
     let client = reqwest::Client::new();
-    for (name, value) in [("authorization", format!("Bearer {key}")), ("x-integration-key", key.clone())] {
+    for (name, value) in [
+        ("authorization", format!("Bearer {key}")),
+        ("x-integration-key", key.clone()),
+    ] {
         let response = client
             .post(server.http("/api/v1/webhook/generic"))
             .header("content-type", "application/json")

@@ -16,10 +16,13 @@ fn alertmanager_binary() -> PathBuf {
         std::env::var_os("ONCALL_TEST_ALERTMANAGER")
             .map(PathBuf::from)
             .or_else(|| {
-                ["/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager"]
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.exists())
+                [
+                    "/usr/bin/prometheus-alertmanager",
+                    "/usr/local/bin/alertmanager",
+                ]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
             })
     };
     if let Some(found) = find() {
@@ -166,8 +169,15 @@ async fn a_real_alertmanager_delivers_and_resolves() {
     .await;
     assert_eq!(firing.source, "alertmanager");
     assert_eq!(firing.severity, pb::Severity::Critical as i32);
-    assert_eq!(firing.summary, "BGP session to AS3356 down on core-rtr-01.iad1");
-    assert_eq!(firing.fingerprint.len(), 16, "Alertmanager's own fingerprint");
+    assert_eq!(
+        firing.summary,
+        "BGP session to AS3356 down on core-rtr-01.iad1"
+    );
+    assert_eq!(
+        firing.fingerprint.len(),
+        16,
+        "Alertmanager's own fingerprint"
+    );
     assert_eq!(firing.labels["peer_asn"], "3356");
 
     let resolved_at = chrono::Utc::now().to_rfc3339();
@@ -179,7 +189,12 @@ async fn a_real_alertmanager_delivers_and_resolves() {
         .unwrap();
     let resolved = wait_for("the resolution to arrive", &server, &am, async || {
         let alert = alerts
-            .get_alert(authed(pb::GetAlertRequest { id: firing.id.clone() }, ADMIN_TOKEN))
+            .get_alert(authed(
+                pb::GetAlertRequest {
+                    id: firing.id.clone(),
+                },
+                ADMIN_TOKEN,
+            ))
             .await
             .ok()?
             .into_inner();

@@ -86,7 +86,10 @@ fn alert(service_id: Uuid, number: i64, fingerprint: &str, labels: &[(&str, &str
         severity: Severity::Medium,
         source: "alertmanager".into(),
         source_instance: String::new(),
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         annotations: BTreeMap::new(),
         status: AlertStatus::Triggered,
         triggered_at: at(number as u32 % 60),
@@ -122,7 +125,10 @@ async fn services_and_keys(store: Arc<dyn Store>) {
         Err(StoreError::Conflict(_))
     ));
     store.insert_service(&service("edge")).await.unwrap();
-    assert_eq!(store.get_service(backbone.id).await.unwrap(), Some(backbone.clone()));
+    assert_eq!(
+        store.get_service(backbone.id).await.unwrap(),
+        Some(backbone.clone())
+    );
     let page = store.list_services(Some("BACK"), 10, 0).await.unwrap();
     assert_eq!((page.items.len(), page.total), (1, 1));
     let page = store.list_services(None, 1, 1).await.unwrap();
@@ -132,24 +138,47 @@ async fn services_and_keys(store: Arc<dyn Store>) {
     renamed.name = "core".into();
     assert!(store.update_service(&renamed).await.unwrap());
     renamed.name = "edge".into();
-    assert!(matches!(store.update_service(&renamed).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.update_service(&renamed).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     let k = key(backbone.id, "hash-1");
     store.insert_integration_key(&k).await.unwrap();
-    assert_eq!(store.find_integration_key("hash-1").await.unwrap(), Some(k.clone()));
+    assert_eq!(
+        store.find_integration_key("hash-1").await.unwrap(),
+        Some(k.clone())
+    );
     assert_eq!(store.find_integration_key("hash-2").await.unwrap(), None);
     store
         .retire_integration_key(k.id, Some(at(10)), None)
         .await
         .unwrap();
-    store.retire_integration_key(k.id, None, Some(at(5))).await.unwrap();
+    store
+        .retire_integration_key(k.id, None, Some(at(5)))
+        .await
+        .unwrap();
     let retired = store.get_integration_key(k.id).await.unwrap().unwrap();
-    assert_eq!((retired.expires_at, retired.revoked_at), (Some(at(10)), Some(at(5))));
-    assert_eq!(store.list_integration_keys(backbone.id).await.unwrap().len(), 1);
+    assert_eq!(
+        (retired.expires_at, retired.revoked_at),
+        (Some(at(10)), Some(at(5)))
+    );
+    assert_eq!(
+        store
+            .list_integration_keys(backbone.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     assert!(store.delete_service(backbone.id).await.unwrap());
     assert!(!store.delete_service(backbone.id).await.unwrap());
-    assert_eq!(store.find_integration_key("hash-1").await.unwrap(), None, "keys go with it");
+    assert_eq!(
+        store.find_integration_key("hash-1").await.unwrap(),
+        None,
+        "keys go with it"
+    );
 }
 
 async fn users_and_tokens(store: Arc<dyn Store>) {
@@ -162,7 +191,10 @@ async fn users_and_tokens(store: Arc<dyn Store>) {
     };
     store.insert_user(&user).await.unwrap();
     assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(store.find_user_by_name("alice").await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        store.find_user_by_name("alice").await.unwrap(),
+        Some(user.clone())
+    );
     assert_eq!(store.list_users(10, 0).await.unwrap().total, 1);
     let token = ApiToken {
         id: Uuid::new_v4(),
@@ -174,14 +206,31 @@ async fn users_and_tokens(store: Arc<dyn Store>) {
         revoked_at: None,
     };
     store.insert_api_token(&token).await.unwrap();
-    assert!(matches!(store.insert_api_token(&token).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.find_api_token("token-hash").await.unwrap(), Some(token.clone()));
+    assert!(matches!(
+        store.insert_api_token(&token).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_api_token("token-hash").await.unwrap(),
+        Some(token.clone())
+    );
     store.revoke_api_token(token.id, at(3)).await.unwrap();
     store.revoke_api_token(token.id, at(9)).await.unwrap();
     let revoked = store.get_api_token(token.id).await.unwrap().unwrap();
-    assert_eq!(revoked.revoked_at, Some(at(3)), "the first revocation time stays");
+    assert_eq!(
+        revoked.revoked_at,
+        Some(at(3)),
+        "the first revocation time stays"
+    );
     assert_eq!(store.list_api_tokens(Some(user.id)).await.unwrap().len(), 1);
-    assert_eq!(store.list_api_tokens(Some(Uuid::new_v4())).await.unwrap().len(), 0);
+    assert_eq!(
+        store
+            .list_api_tokens(Some(Uuid::new_v4()))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {
@@ -237,7 +286,11 @@ async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(
         timeline,
-        [TimelineKind::Created, TimelineKind::Acknowledged, TimelineKind::NoteAdded]
+        [
+            TimelineKind::Created,
+            TimelineKind::Acknowledged,
+            TimelineKind::NoteAdded
+        ]
     );
     assert_eq!(store.max_alert_number().await.unwrap(), 2);
     assert_eq!(store.open_alerts().await.unwrap().len(), 2);
@@ -292,7 +345,12 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
     for n in 1..=30 {
         let svc = if n % 3 == 0 { b.id } else { a.id };
         let site = if n % 2 == 0 { "IAD1" } else { "FRA3" };
-        let mut alert = alert(svc, n, &format!("fp_{n}%"), &[("site", site), ("n", &n.to_string())]);
+        let mut alert = alert(
+            svc,
+            n,
+            &format!("fp_{n}%"),
+            &[("site", site), ("n", &n.to_string())],
+        );
         if n == 7 {
             alert.severity = Severity::Critical;
             alert.source = "grafana".into();
@@ -315,11 +373,23 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
     };
     assert_eq!(count(query(&|_| {})).await, 30);
     assert_eq!(count(query(&|q| q.service_id = Some(b.id))).await, 10);
-    assert_eq!(count(query(&|q| q.severities = vec![Severity::Critical])).await, 1);
-    assert_eq!(count(query(&|q| q.sources = vec!["grafana".into()])).await, 1);
-    assert_eq!(count(query(&|q| q.statuses = vec![AlertStatus::Resolved])).await, 0);
     assert_eq!(
-        count(query(&|q| q.labels = BTreeMap::from([("site".into(), "IAD1".into())]))).await,
+        count(query(&|q| q.severities = vec![Severity::Critical])).await,
+        1
+    );
+    assert_eq!(
+        count(query(&|q| q.sources = vec!["grafana".into()])).await,
+        1
+    );
+    assert_eq!(
+        count(query(&|q| q.statuses = vec![AlertStatus::Resolved])).await,
+        0
+    );
+    assert_eq!(
+        count(query(
+            &|q| q.labels = BTreeMap::from([("site".into(), "IAD1".into())])
+        ))
+        .await,
         15
     );
     assert_eq!(
@@ -329,9 +399,20 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
         .await,
         1
     );
-    assert_eq!(count(query(&|q| q.search = Some("optical power low".into()))).await, 1);
-    assert_eq!(count(query(&|q| q.search = Some("fp_1%".into()))).await, 1, "% is literal");
-    assert_eq!(count(query(&|q| q.search = Some("summary_of".into()))).await, 0, "_ is literal");
+    assert_eq!(
+        count(query(&|q| q.search = Some("optical power low".into()))).await,
+        1
+    );
+    assert_eq!(
+        count(query(&|q| q.search = Some("fp_1%".into()))).await,
+        1,
+        "% is literal"
+    );
+    assert_eq!(
+        count(query(&|q| q.search = Some("summary_of".into()))).await,
+        0,
+        "_ is literal"
+    );
     assert_eq!(
         count(query(&|q| {
             q.triggered_from = Some(at(10));
@@ -353,7 +434,10 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
         }))
         .await
         .unwrap();
-    assert_eq!((first.items.len(), second.items.len(), first.total), (12, 12, 30));
+    assert_eq!(
+        (first.items.len(), second.items.len(), first.total),
+        (12, 12, 30)
+    );
     assert_eq!(first.items[0].number, 30, "newest first");
     assert_eq!(second.items[0].number, 18);
 }

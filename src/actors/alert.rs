@@ -35,7 +35,11 @@ pub struct CommandReceipt {
 }
 
 pub enum AlertMsg {
-    Ingest(IncomingAlert, DateTime<Utc>, RpcReplyPort<Result<Receipt, EngineError>>),
+    Ingest(
+        IncomingAlert,
+        DateTime<Utc>,
+        RpcReplyPort<Result<Receipt, EngineError>>,
+    ),
     Command(
         Command,
         DateTime<Utc>,
@@ -96,11 +100,12 @@ impl Actor for AlertActor {
         match message {
             AlertMsg::Ingest(incoming, now, reply) => {
                 state.last_work = Instant::now();
-                let decision = lifecycle::ingest(Some(&state.alert), &state.key, incoming, now, || {
-                    // A live actor always holds an open alert, and ingest allocates only
-                    // when none is open.
-                    unreachable!("an open alert never allocates a new one")
-                });
+                let decision =
+                    lifecycle::ingest(Some(&state.alert), &state.key, incoming, now, || {
+                        // A live actor always holds an open alert, and ingest allocates only
+                        // when none is open.
+                        unreachable!("an open alert never allocates a new one")
+                    });
                 if let Some(next) = &decision.next {
                     state.alert = next.clone();
                 }

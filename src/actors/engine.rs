@@ -169,9 +169,10 @@ impl Engine {
         let count = shard_refs.len();
         let mut per_shard: Vec<Vec<(usize, AlertKey, IncomingAlert)>> = vec![Vec::new(); count];
         for (position, alert) in alerts.into_iter().enumerate() {
-            let fingerprint = alert.fingerprint.clone().unwrap_or_else(|| {
-                fingerprint::derive(service_id, &alert.labels, &alert.summary)
-            });
+            let fingerprint = alert
+                .fingerprint
+                .clone()
+                .unwrap_or_else(|| fingerprint::derive(service_id, &alert.labels, &alert.summary));
             let key = AlertKey {
                 service_id,
                 fingerprint,
@@ -293,11 +294,7 @@ impl Engine {
         &self.metrics
     }
 
-    async fn admit(
-        &self,
-        alerts: usize,
-        admission: Admission,
-    ) -> Result<InFlight, EngineError> {
+    async fn admit(&self, alerts: usize, admission: Admission) -> Result<InFlight, EngineError> {
         // A request larger than the whole bound takes all of it rather than never fitting.
         let wanted = alerts.min(self.max_in_flight) as u32;
         let permit = match admission {
@@ -368,7 +365,10 @@ impl RunningEngine {
     pub async fn shutdown(self, grace: Duration) {
         self.supervisor.stop(None);
         let _ = tokio::time::timeout(grace, self.supervisor_task).await;
-        if tokio::time::timeout(grace, self.persister_task).await.is_err() {
+        if tokio::time::timeout(grace, self.persister_task)
+            .await
+            .is_err()
+        {
             tracing::error!("the persister did not finish within the grace period");
         }
     }
@@ -499,5 +499,199 @@ impl Actor for EngineSupervisor {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::alert::AlertStatus;
+    use crate::domain::catalog::Service;
+    use crate::domain::incoming::SenderState;
+    use crate::domain::lifecycle::IngestOutcome;
+    use crate::domain::severity::Severity;
+
+    async fn engine(idle: Duration) -> (Engine, RunningEngine, Uuid, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/oncall.db", dir.path().display());
+        let store = crate::store::open(&url).await.unwrap();
+        let service = Service {
+            id: Uuid::new_v4(),
+            name: "core".into(),
+            description: String::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        store.insert_service(&service).await.unwrap();
+        let settings = EngineSettings {
+            shards: 2,
+            actor_idle_after: idle,
+            ..EngineSettings::default()
+        };
+        let (engine, running) = Engine::start(store, settings, Metrics::new())
+            .await
+            .unwrap();
+        (engine, running, service.id, dir)
+    }
+
+    fn firing(fingerprint: &str) -> IncomingAlert {
+        IncomingAlert {
+            fingerprint: Some(fingerprint.into()),
+            summary: "core-rtr-01 down".into(),
+            details: String::new(),
+            severity: Severity::Critical,
+            source: "test".into(),
+            source_instance: String::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            state: SenderState::Firing,
+            triggered_at: None,
+        }
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_activate_an_actor_that_passivates_when_idle() {
+        let (engine, running, service, _dir) = engine(Duration::from_millis(200)).await;
+        let report = engine
+            .ingest(service, vec![firing("fp")], Admission::Immediate)
+            .await
+            .unwrap();
+        assert_eq!(report.results[0].outcome, IngestOutcome::Created);
+        let id = report.results[0].alert.as_ref().unwrap().id;
+        assert_eq!(
+            engine.metrics.active_actors.get(),
+            0,
+            "ingest activates nothing"
+        );
+        assert_eq!(engine.metrics.open_alerts.get(), 1);
+
+        let acked = engine
+            .command(
+                id,
+                Command::Acknowledge {
+                    by: "alice".into(),
+                    note: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(acked.status, AlertStatus::Acknowledged);
+        assert_eq!(engine.metrics.active_actors.get(), 1);
+        // While active, repeats go through the actor and still deduplicate.
+        let report = engine
+            .ingest(service, vec![firing("fp")], Admission::Immediate)
+            .await
+            .unwrap();
+        assert_eq!(report.results[0].outcome, IngestOutcome::Deduplicated);
+
+        let metrics = engine.metrics.clone();
+        eventually("passivation", || metrics.active_actors.get() == 0).await;
+        assert_eq!(
+            engine.metrics.open_alerts.get(),
+            1,
+            "passivated, still open"
+        );
+
+        // The passivated state is the acknowledged one: a second ack is a no-op.
+        let again = engine
+            .command(
+                id,
+                Command::Acknowledge {
+                    by: "bob".into(),
+                    note: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.acknowledged_by.as_deref(), Some("alice"));
+        let resolved = engine
+            .command(
+                id,
+                Command::Resolve {
+                    by: "bob".into(),
+                    note: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(resolved.status, AlertStatus::Resolved);
+        assert_eq!(
+            engine.metrics.active_actors.get(),
+            0,
+            "a resolved alert retires its actor"
+        );
+        assert_eq!(engine.metrics.open_alerts.get(), 0);
+        running.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn a_stopped_shard_is_restarted_from_the_store() {
+        let (engine, running, service, _dir) = engine(Duration::from_secs(60)).await;
+        let alerts: Vec<IncomingAlert> = (0..50).map(|i| firing(&format!("fp{i}"))).collect();
+        engine
+            .ingest(service, alerts.clone(), Admission::Immediate)
+            .await
+            .unwrap();
+        let before = engine.shard_refs().unwrap();
+        for shard in &before {
+            shard.stop(Some("test".into()));
+        }
+        let shards = engine.shards.clone();
+        eventually("restarted shards", || {
+            shards.read().is_ok_and(|now| {
+                now.iter()
+                    .zip(&before)
+                    .all(|(new, old)| new.get_id() != old.get_id())
+            })
+        })
+        .await;
+        let report = engine
+            .ingest(service, alerts, Admission::Immediate)
+            .await
+            .unwrap();
+        assert!(
+            report
+                .results
+                .iter()
+                .all(|r| r.outcome == IngestOutcome::Deduplicated),
+            "the restarted shards reloaded every open alert"
+        );
+        running.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn admission_is_bounded() {
+        let (engine, running, service, _dir) = engine(Duration::from_secs(60)).await;
+        let held = engine
+            .admission
+            .clone()
+            .try_acquire_many_owned(engine.max_in_flight as u32)
+            .unwrap();
+        let refused = engine
+            .ingest(service, vec![firing("fp")], Admission::Immediate)
+            .await;
+        assert!(matches!(refused, Err(EngineError::Overloaded)));
+        let waiting = engine.ingest(
+            service,
+            vec![firing("fp")],
+            Admission::Wait(Duration::from_millis(50)),
+        );
+        assert!(matches!(waiting.await, Err(EngineError::Overloaded)));
+        drop(held);
+        engine
+            .ingest(service, vec![firing("fp")], Admission::Immediate)
+            .await
+            .unwrap();
+        running.shutdown(Duration::from_secs(5)).await;
     }
 }

@@ -123,7 +123,10 @@ impl Actor for Shard {
         myself.stop_children(None);
         let held = state.passive.len() + state.active.len();
         state.metrics.open_alerts.dec_by(held as i64);
-        state.metrics.active_actors.dec_by(state.active.len() as i64);
+        state
+            .metrics
+            .active_actors
+            .dec_by(state.active.len() as i64);
         Ok(())
     }
 
@@ -202,7 +205,8 @@ impl ShardState {
         for (position, key, incoming) in items {
             let source = incoming.source.clone();
             let result = if let Some(actor) = self.active.get(&key).cloned() {
-                let receipt = call(&actor, |reply| AlertMsg::Ingest(incoming, now, reply)).await??;
+                let receipt =
+                    call(&actor, |reply| AlertMsg::Ingest(incoming, now, reply)).await??;
                 commits.extend(receipt.commit);
                 if receipt.state.is_none() {
                     self.retire(&actor);

@@ -53,7 +53,10 @@ pub enum Principal {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AccessError {
     #[error("this token's role ({role}) may not {action}")]
-    RoleTooLow { role: &'static str, action: &'static str },
+    RoleTooLow {
+        role: &'static str,
+        action: &'static str,
+    },
     #[error("an integration key may only send alerts")]
     IntegrationKeyNotAllowed,
 }

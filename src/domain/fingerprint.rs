@@ -73,9 +73,15 @@ mod tests {
         let two = Uuid::from_u128(2);
         let l = labels(&[("a", "bc")]);
         assert_ne!(derive(one, &l, ""), derive(two, &l, ""));
-        assert_ne!(derive(one, &l, ""), derive(one, &labels(&[("ab", "c")]), ""));
+        assert_ne!(
+            derive(one, &l, ""),
+            derive(one, &labels(&[("ab", "c")]), "")
+        );
         let empty = BTreeMap::new();
-        assert_ne!(derive(one, &empty, "fibre cut"), derive(one, &empty, "power"));
+        assert_ne!(
+            derive(one, &empty, "fibre cut"),
+            derive(one, &empty, "power")
+        );
     }
 
     #[test]

@@ -207,7 +207,8 @@ mod tests {
             "labels.device"
         );
         let mut b = alert();
-        b.annotations.insert("runbook".into(), "x".repeat(65 * 1024));
+        b.annotations
+            .insert("runbook".into(), "x".repeat(65 * 1024));
         assert_eq!(
             b.validate(&AlertLimits::default()).unwrap_err().field(),
             "annotations.runbook"

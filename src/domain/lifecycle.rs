@@ -363,7 +363,13 @@ mod tests {
     }
 
     fn opened() -> AlertState {
-        let d = ingest(None, &key(), incoming(SenderState::Firing), Utc::now(), fresh);
+        let d = ingest(
+            None,
+            &key(),
+            incoming(SenderState::Firing),
+            Utc::now(),
+            fresh,
+        );
         d.next.unwrap()
     }
 
@@ -411,10 +417,7 @@ mod tests {
                 ..
             })
         ));
-        assert_ne!(
-            d.next.unwrap().annotations_digest,
-            state.annotations_digest
-        );
+        assert_ne!(d.next.unwrap().annotations_digest, state.annotations_digest);
     }
 
     #[test]
@@ -429,11 +432,15 @@ mod tests {
         );
         assert_eq!(d.outcome, IngestOutcome::Resolved);
         assert!(d.next.is_none());
-        assert!(
-            matches!(d.write, Some(AlertWrite::Resolve { ref by, .. }) if by == ACTOR_SOURCE)
-        );
+        assert!(matches!(d.write, Some(AlertWrite::Resolve { ref by, .. }) if by == ACTOR_SOURCE));
 
-        let d = ingest(None, &key(), incoming(SenderState::Resolved), Utc::now(), fresh);
+        let d = ingest(
+            None,
+            &key(),
+            incoming(SenderState::Resolved),
+            Utc::now(),
+            fresh,
+        );
         assert_eq!(d.outcome, IngestOutcome::Ignored);
         assert!(d.write.is_none());
     }
@@ -467,7 +474,11 @@ mod tests {
             by: "u".into(),
             note: Some("on it".into()),
         };
-        assert!(command(&mut state, &key(), ack(), Utc::now()).unwrap().is_some());
+        assert!(
+            command(&mut state, &key(), ack(), Utc::now())
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(state.status, AlertStatus::Acknowledged);
         assert_eq!(command(&mut state, &key(), ack(), Utc::now()), Ok(None));
 
@@ -475,7 +486,11 @@ mod tests {
             by: "u".into(),
             note: None,
         };
-        assert!(command(&mut state, &key(), resolve(), Utc::now()).unwrap().is_some());
+        assert!(
+            command(&mut state, &key(), resolve(), Utc::now())
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(state.status, AlertStatus::Resolved);
         assert_eq!(command(&mut state, &key(), resolve(), Utc::now()), Ok(None));
         assert!(matches!(
@@ -491,7 +506,11 @@ mod tests {
             author: "u".into(),
             text: "post-mortem".into(),
         };
-        assert!(command(&mut state, &key(), note, Utc::now()).unwrap().is_some());
+        assert!(
+            command(&mut state, &key(), note, Utc::now())
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
@@ -507,7 +526,10 @@ mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert!(matches!(w, Some(AlertWrite::Acknowledge { note: None, .. })));
+        assert!(matches!(
+            w,
+            Some(AlertWrite::Acknowledge { note: None, .. })
+        ));
         let update = Command::Update {
             by: "u".into(),
             changes: AlertChanges::default(),
@@ -520,7 +542,11 @@ mod tests {
                 ..AlertChanges::default()
             },
         };
-        assert!(command(&mut state, &key(), update, Utc::now()).unwrap().is_some());
+        assert!(
+            command(&mut state, &key(), update, Utc::now())
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(state.severity, Severity::Low);
     }
 }

@@ -81,10 +81,10 @@ impl AlertApi {
         if let Principal::Integration { key_id, .. } = principal
             && let Err(wait) = self.ctx.flood_guard.check(*key_id, alerts.len())
         {
-            self.ctx.engine.metrics().rejected(
-                crate::telemetry::Rejection::FloodGuard,
-                alerts.len(),
-            );
+            self.ctx
+                .engine
+                .metrics()
+                .rejected(crate::telemetry::Rejection::FloodGuard, alerts.len());
             return Err(Status::resource_exhausted(format!(
                 "this integration key is over its rate; retry in {} ms",
                 wait.as_millis().max(1)
@@ -176,7 +176,13 @@ impl AlertApi {
 }
 
 fn counts(report: &IngestReport) -> (i32, i32, i32) {
-    let count = |outcome| report.results.iter().filter(|r| r.outcome == outcome).count() as i32;
+    let count = |outcome| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .count() as i32
+    };
     (
         count(IngestOutcome::Created),
         count(IngestOutcome::Deduplicated),
@@ -240,7 +246,11 @@ impl AlertService for AlertApi {
                 .results
                 .iter()
                 .map(|r| pb::AlertOutcome {
-                    alert_id: r.alert.as_ref().map(|a| a.id.to_string()).unwrap_or_default(),
+                    alert_id: r
+                        .alert
+                        .as_ref()
+                        .map(|a| a.id.to_string())
+                        .unwrap_or_default(),
                     number: r.alert.as_ref().map_or(0, |a| a.number),
                     fingerprint: r
                         .alert
@@ -412,7 +422,8 @@ impl AlertService for AlertApi {
         let by = self.actor(&principal, &body.user_id).await?;
         let note = Some(body.note).filter(|n| !n.is_empty());
         Ok(Response::new(
-            self.run(&body.id, Command::Acknowledge { by, note }).await?,
+            self.run(&body.id, Command::Acknowledge { by, note })
+                .await?,
         ))
     }
 

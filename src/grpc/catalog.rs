@@ -44,11 +44,7 @@ impl CatalogApi {
     }
 
     /// Makes and stores a new key; the plaintext is returned once, here.
-    async fn issue_key(
-        &self,
-        service_id: Uuid,
-        name: &str,
-    ) -> Result<pb::IntegrationKey, Status> {
+    async fn issue_key(&self, service_id: Uuid, name: &str) -> Result<pb::IntegrationKey, Status> {
         let plaintext = new_secret(INTEGRATION_KEY_PREFIX);
         let key = IntegrationKey {
             id: Uuid::new_v4(),
@@ -110,7 +106,9 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::Service>, Status> {
         self.ctx.authorize(&request, Action::Read).await?;
         let id = parse_id("id", &request.get_ref().id)?;
-        Ok(Response::new(convert::service_to_pb(&self.service(id).await?)))
+        Ok(Response::new(convert::service_to_pb(
+            &self.service(id).await?,
+        )))
     }
 
     async fn list_services(
@@ -165,7 +163,10 @@ impl CatalogService for CatalogApi {
             .await
             .map_err(store_status)?
         {
-            return Err(Status::not_found(format!("service {} not found", service.id)));
+            return Err(Status::not_found(format!(
+                "service {} not found",
+                service.id
+            )));
         }
         Ok(Response::new(convert::service_to_pb(&service)))
     }
@@ -206,7 +207,9 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::IntegrationKey>, Status> {
         self.ctx.authorize(&request, Action::Administer).await?;
         let body = request.into_inner();
-        let service = self.service(parse_id("service_id", &body.service_id)?).await?;
+        let service = self
+            .service(parse_id("service_id", &body.service_id)?)
+            .await?;
         let name = check_name(&body.name)?;
         Ok(Response::new(self.issue_key(service.id, &name).await?))
     }
@@ -246,7 +249,9 @@ impl CatalogService for CatalogApi {
         let grace = match body.grace_period {
             None => DEFAULT_ROTATION_GRACE,
             Some(d) if d.seconds < 0 || d.nanos < 0 => {
-                return Err(Status::invalid_argument("grace_period: must not be negative"));
+                return Err(Status::invalid_argument(
+                    "grace_period: must not be negative",
+                ));
             }
             Some(d) => chrono::Duration::try_seconds(d.seconds)
                 .ok_or_else(|| Status::invalid_argument("grace_period: too long"))?,
@@ -276,6 +281,9 @@ impl CatalogService for CatalogApi {
             .await
             .map_err(store_status)?;
         self.ctx.auth.forget_all();
-        Ok(Response::new(convert::key_to_pb(&self.key(id).await?, None)))
+        Ok(Response::new(convert::key_to_pb(
+            &self.key(id).await?,
+            None,
+        )))
     }
 }

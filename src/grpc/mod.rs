@@ -129,7 +129,11 @@ pub fn page(field_prefix: &str, size: i32, token: &str) -> Result<(i64, i64), St
             "{field_prefix}page_size: must not be negative"
         )));
     }
-    let limit = if size == 0 { 50 } else { i64::from(size.min(1000)) };
+    let limit = if size == 0 {
+        50
+    } else {
+        i64::from(size.min(1000))
+    };
     let offset = if token.is_empty() {
         0
     } else {

@@ -146,7 +146,10 @@ impl UserService for UserApi {
         let (token, plaintext) = issue_token(self.ctx.store.as_ref(), user_id, role, &name)
             .await
             .map_err(store_status)?;
-        Ok(Response::new(convert::token_to_pb(&token, Some(&plaintext))))
+        Ok(Response::new(convert::token_to_pb(
+            &token,
+            Some(&plaintext),
+        )))
     }
 
     async fn list_api_tokens(

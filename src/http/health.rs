@@ -16,7 +16,10 @@ pub async fn healthz() -> &'static str {
 /// 200 only when the engine has started and the store answers.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     if !app.ready.load(Ordering::Acquire) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "engine not running\n".to_string());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine not running\n".to_string(),
+        );
     }
     match app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),

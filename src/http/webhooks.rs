@@ -138,10 +138,7 @@ fn header_key(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-async fn integration_key(
-    app: &AppState,
-    key: &str,
-) -> Result<(uuid::Uuid, uuid::Uuid), ApiError> {
+async fn integration_key(app: &AppState, key: &str) -> Result<(uuid::Uuid, uuid::Uuid), ApiError> {
     match app.auth.authenticate(key).await {
         Ok(Principal::Integration { service_id, key_id }) => Ok((service_id, key_id)),
         // A user's API token is not an integration key: it names no service.

@@ -68,7 +68,9 @@ pub async fn fresh_postgres_database() -> (String, String) {
     use sqlx::Executor;
     let base = postgres_base_url();
     let name = format!("oncall_test_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
     pool.execute(format!("CREATE DATABASE {name}").as_str())
         .await
         .expect("create test database");
@@ -90,7 +92,10 @@ fn with_database(base: &str, name: &str) -> String {
 /// Drops a test database; runs on its own thread because Drop cannot await.
 pub fn drop_postgres_database(name: String) {
     let handle = std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
         runtime.block_on(async {
@@ -193,7 +198,11 @@ impl Server {
             {
                 panic!("oncall exited early ({status}):\n{}", self.logs());
             }
-            assert!(Instant::now() < deadline, "oncall never became ready:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "oncall never became ready:\n{}",
+                self.logs()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -353,7 +362,11 @@ impl Server {
         &self,
         path: &str,
         body: &str,
-    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    ) -> (
+        reqwest::StatusCode,
+        reqwest::header::HeaderMap,
+        serde_json::Value,
+    ) {
         let response = reqwest::Client::new()
             .post(self.http(path))
             .header("content-type", "application/json")

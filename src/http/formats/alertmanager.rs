@@ -41,7 +41,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedRequest, ApiError> {
     {
         return Err(ApiError::bad_request(
             "version",
-            format!("webhook payload version {version:?} is not supported; Alertmanager sends \"4\""),
+            format!(
+                "webhook payload version {version:?} is not supported; Alertmanager sends \"4\""
+            ),
         ));
     }
     let alerts = payload

@@ -39,8 +39,13 @@ pub fn parse(body: &[u8]) -> Result<ParsedRequest, ApiError> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, alert)| {
-                    alertmanager::normalise(alert, "grafana", &payload.external_url, title.as_deref())
-                        .map_err(|p| ApiError::from_problem(p.within(&format!("alerts[{i}]"))))
+                    alertmanager::normalise(
+                        alert,
+                        "grafana",
+                        &payload.external_url,
+                        title.as_deref(),
+                    )
+                    .map_err(|p| ApiError::from_problem(p.within(&format!("alerts[{i}]"))))
                 })
                 .collect::<Result<_, _>>()?;
             Ok(ParsedRequest { alerts })

@@ -119,7 +119,10 @@ fn trigger(
         .as_deref()
         .map(|raw| {
             parse_timestamp(raw).ok_or_else(|| {
-                ApiError::bad_request("payload.timestamp", format!("not an ISO 8601 time: {raw:?}"))
+                ApiError::bad_request(
+                    "payload.timestamp",
+                    format!("not an ISO 8601 time: {raw:?}"),
+                )
             })
         })
         .transpose()?;
