@@ -25,6 +25,8 @@ use crate::http::{self, AppState};
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
+/// How long shutdown waits for clients to finish their requests and close.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the engine to hand its last writes to the store.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -56,6 +58,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         auth: auth.clone(),
         limits: settings.limits,
         flood_guard: flood_guard.clone(),
+        shutdown: shutdown.clone(),
     };
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
@@ -110,8 +113,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "oncall is serving"
     );
     tokio::spawn(stop_on_signal(shutdown.clone(), ready, health));
-    let (grpc_done, http_done) = tokio::join!(grpc_server, http_server);
-    // Whatever ended first, end the other too.
+    let servers = async { tokio::join!(grpc_server, http_server) };
+    // A client that never closes its connection must not hold shutdown up for ever.
+    let drain_limit = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    let (grpc_done, http_done) = tokio::select! {
+        done = servers => done,
+        () = drain_limit => {
+            tracing::warn!("connections still open {DRAIN_LIMIT:?} after shutdown began; closing them");
+            (Ok(()), Ok(()))
+        }
+    };
     shutdown.cancel();
     running.shutdown(SHUTDOWN_GRACE).await;
     grpc_done.context("gRPC server")?;

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Db, Server, alertmanager_batch};
+use common::{ADMIN_TOKEN, Db, Server, alertmanager_batch, authed};
+use oncall::grpc::pb::alerting::v1 as pb;
 
 async fn acknowledged_alerts_survive_kill_9(db: Db) {
     let mut server = Server::start(&db).await;
@@ -67,7 +68,18 @@ async fn sigterm_finishes_in_flight_work_and_exits_zero() {
         )
         .await;
     assert_eq!(status, 200);
-    let exit = server.terminate();
+    // A watcher's endless stream must not hold the server up.
+    let mut alerts = server.alerts().await;
+    let mut watch = alerts
+        .watch_alerts(authed(pb::WatchAlertsRequest::default(), ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    let exit = server.terminate().await;
+    assert!(
+        matches!(watch.message().await, Ok(None) | Err(_)),
+        "the watch ended"
+    );
     assert!(exit.success(), "{exit}");
     assert!(
         server.logs().contains("oncall stopped"),

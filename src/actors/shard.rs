@@ -202,11 +202,18 @@ impl ShardState {
         let mut writes = Vec::with_capacity(items.len());
         let mut results = Vec::with_capacity(items.len());
         let mut commits = Vec::new();
+        let mut failure = None;
         for (position, key, incoming) in items {
             let source = incoming.source.clone();
             let result = if let Some(actor) = self.active.get(&key).cloned() {
                 let receipt =
-                    call(&actor, |reply| AlertMsg::Ingest(incoming, now, reply)).await??;
+                    match call(&actor, |reply| AlertMsg::Ingest(incoming, now, reply)).await {
+                        Ok(Ok(receipt)) => receipt,
+                        Ok(Err(error)) | Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
+                    };
                 commits.extend(receipt.commit);
                 if receipt.state.is_none() {
                     self.retire(&actor);
@@ -239,8 +246,13 @@ impl ShardState {
             self.metrics.alert_ingested(&source, result.outcome);
             results.push((position, result));
         }
+        // What was decided is written even when a later alert failed, so memory never
+        // holds a decision the store will not see.
         commits.push(self.persister.submit(writes).await?);
-        Ok(ShardIngest { results, commits })
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(ShardIngest { results, commits }),
+        }
     }
 
     async fn command(

@@ -274,8 +274,10 @@ impl AlertService for AlertApi {
     ) -> Result<Response<Self::IngestAlertsStream>, Status> {
         let principal = self.ctx.authorize(&request, Action::Ingest).await?;
         let api = self.clone();
+        // At shutdown the stream stops taking batches and finishes the ones in flight.
         let acks = request
             .into_inner()
+            .take_until(self.ctx.shutdown.clone().cancelled_owned())
             .map(move |batch| {
                 let api = api.clone();
                 let principal = principal.clone();
@@ -544,20 +546,22 @@ impl AlertService for AlertApi {
             "" => None,
             id => Some(parse_id("service_id", id)?),
         };
-        let changes = BroadcastStream::new(self.ctx.engine.watch()).filter_map(move |change| {
-            let item = match change {
-                Ok(change) if service.is_none_or(|s| s == change.alert.key.service_id) => {
-                    Some(Ok(convert::change_to_pb(&change)))
-                }
-                Ok(_) => None,
-                Err(lagged) => {
-                    // A watcher too slow for a storm skips ahead rather than holding memory.
-                    tracing::warn!(%lagged, "a WatchAlerts client fell behind");
-                    None
-                }
-            };
-            std::future::ready(item)
-        });
+        let changes = BroadcastStream::new(self.ctx.engine.watch())
+            .take_until(self.ctx.shutdown.clone().cancelled_owned())
+            .filter_map(move |change| {
+                let item = match change {
+                    Ok(change) if service.is_none_or(|s| s == change.alert.key.service_id) => {
+                        Some(Ok(convert::change_to_pb(&change)))
+                    }
+                    Ok(_) => None,
+                    Err(lagged) => {
+                        // A watcher too slow for a storm skips ahead rather than holding memory.
+                        tracing::warn!(%lagged, "a WatchAlerts client fell behind");
+                        None
+                    }
+                };
+                std::future::ready(item)
+            });
         Ok(Response::new(Box::pin(changes)))
     }
 }

@@ -47,6 +47,8 @@ pub struct Context {
     pub auth: Authenticator,
     pub limits: AlertLimits,
     pub flood_guard: Arc<FloodGuard>,
+    /// Cancelled at shutdown: long-lived streams end so the server can stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Context {

@@ -228,7 +228,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -239,8 +239,12 @@ impl Server {
             if let Ok(Some(status)) = child.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "oncall did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+            assert!(
+                Instant::now() < deadline,
+                "oncall did not stop on SIGTERM:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
