@@ -17,7 +17,7 @@ use crate::domain::alert::{AlertStatus, TimelineKind};
 use crate::domain::lifecycle::AlertWrite;
 use crate::domain::severity::Severity;
 
-/// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 19 per row.
+/// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 23 per row.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 pub(super) const ALERT_COLUMNS: &str = "id, number, service_id, fingerprint, summary, details, \
@@ -60,7 +60,8 @@ pub(super) struct EventRow {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The timeline rows a write appends: none for a repeat, two for an ack with a note.
+/// The timeline rows a write appends: none for an open (the alert row is its record) or
+/// a repeat, two for an ack with a note.
 pub(super) fn timeline_rows(write: &AlertWrite) -> Vec<EventRow> {
     // Version 7 ids sort in creation order, which orders entries that share a timestamp
     // (an ack and its note).
@@ -73,14 +74,8 @@ pub(super) fn timeline_rows(write: &AlertWrite) -> Vec<EventRow> {
         at,
     };
     match write {
-        AlertWrite::Open(alert) => vec![row(
-            alert.id,
-            TimelineKind::Created,
-            crate::domain::alert::ACTOR_SOURCE,
-            &alert.source,
-            alert.created_at,
-        )],
-        AlertWrite::Repeat { .. } => Vec::new(),
+        // The alert row itself records its creation; `alert_timeline` shows it first.
+        AlertWrite::Open(_) | AlertWrite::Repeat { .. } => Vec::new(),
         AlertWrite::Acknowledge {
             alert,
             by,
@@ -157,7 +152,7 @@ macro_rules! impl_sql_store {
         use sqlx::{QueryBuilder, Row};
         use uuid::Uuid;
 
-        use crate::domain::alert::{Alert, TimelineEntry};
+        use crate::domain::alert::{Alert, TimelineEntry, TimelineKind};
         use crate::domain::catalog::{IntegrationKey, Service};
         use crate::domain::directory::{ApiToken, User};
         use crate::domain::fingerprint::AlertKey;
@@ -301,7 +296,7 @@ macro_rules! impl_sql_store {
             }
         }
 
-        /// Inserts a run of new alerts with one statement per chunk, each linked to the
+        /// Inserts a run of new alerts with one statement per chunk, then links each to the
         /// last resolved alert with its key.
         async fn insert_alerts(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -332,18 +327,29 @@ macro_rules! impl_sql_store {
                         .push_bind(alert.updated_at)
                         .push_bind(alert.last_seen_at)
                         .push_bind(alert.occurrence_count)
-                        .push("(SELECT p.id FROM alerts p WHERE p.service_id = ")
-                        .push_bind_unseparated(alert.service_id)
-                        .push_unseparated(" AND p.fingerprint = ")
-                        .push_bind_unseparated(alert.fingerprint.clone())
-                        .push_unseparated(
-                            " AND p.status = 'resolved' ORDER BY p.resolved_at DESC LIMIT 1)",
-                        );
+                        .push_bind(alert.previous_alert_id);
                 });
                 qb.build()
                     .execute(&mut **tx)
                     .await
                     .map_err(|e| sql::conflict(e, "an open alert with this fingerprint"))?;
+                // Linked in a second statement: a subquery on `alerts` inside the insert
+                // would make SQLite save its cursors on every row inserted.
+                let mut link = QueryBuilder::<$db>::new(
+                    "UPDATE alerts SET previous_alert_id = (SELECT p.id FROM alerts p \
+                     WHERE p.service_id = alerts.service_id AND p.fingerprint = alerts.fingerprint \
+                     AND p.status = 'resolved' ORDER BY p.resolved_at DESC LIMIT 1) \
+                     WHERE previous_alert_id IS NULL AND id IN (",
+                );
+                let mut ids = link.separated(", ");
+                for alert in chunk {
+                    ids.push_bind(alert.id);
+                }
+                link.push(
+                    ") AND EXISTS (SELECT 1 FROM alerts p WHERE p.service_id = alerts.service_id \
+                     AND p.fingerprint = alerts.fingerprint AND p.status = 'resolved')",
+                );
+                link.build().execute(&mut **tx).await?;
             }
             Ok(())
         }
@@ -798,25 +804,39 @@ macro_rules! impl_sql_store {
             }
 
             async fn alert_timeline(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>> {
-                sqlx::query(
+                let Some(created) = sqlx::query("SELECT created_at, source FROM alerts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(Vec::new());
+                };
+                let mut timeline = vec![TimelineEntry {
+                    id,
+                    alert_id: id,
+                    kind: TimelineKind::Created,
+                    actor: crate::domain::alert::ACTOR_SOURCE.to_string(),
+                    message: created.try_get("source")?,
+                    at: created.try_get("created_at")?,
+                }];
+                let rows = sqlx::query(
                     "SELECT id, alert_id, kind, actor, message, created_at FROM alert_events \
                      WHERE alert_id = $1 ORDER BY created_at, id",
                 )
                 .bind(id)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(TimelineEntry {
+                .await?;
+                for row in &rows {
+                    timeline.push(TimelineEntry {
                         id: row.try_get("id")?,
                         alert_id: row.try_get("alert_id")?,
                         kind: sql::timeline_kind(row.try_get("kind")?)?,
                         actor: row.try_get("actor")?,
                         message: row.try_get("message")?,
                         at: row.try_get("created_at")?,
-                    })
-                })
-                .collect()
+                    });
+                }
+                Ok(timeline)
             }
 
             async fn open_alerts(&self) -> StoreResult<Vec<(AlertKey, AlertState)>> {
