@@ -181,3 +181,62 @@ async fn unary_batch_and_stream_ingest() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn over_its_rate_a_key_gets_resource_exhausted() {
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--per-key-alerts-per-second", "10"]).await;
+    let (_, key) = server.service_with_key("guarded").await;
+    let mut alerts = server.alerts().await;
+    let batch = |from: usize| pb::BatchCreateAlertsRequest {
+        service_id: String::new(),
+        alerts: (from..from + 100).map(input).collect(),
+    };
+    alerts
+        .batch_create_alerts(authed(batch(0), &key))
+        .await
+        .unwrap();
+    let err = alerts
+        .batch_create_alerts(authed(batch(100), &key))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+}
+
+#[tokio::test]
+async fn a_full_engine_answers_resource_exhausted() {
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--max-in-flight-alerts", "1"]).await;
+    let (service, key) = server.service_with_key("busy").await;
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let mut client = server.alerts().await;
+        let key = key.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .batch_create_alerts(authed(
+                    pb::BatchCreateAlertsRequest {
+                        service_id: String::new(),
+                        alerts: (i * 100..i * 100 + 100).map(input).collect(),
+                    },
+                    &key,
+                ))
+                .await
+                .map(|r| r.into_inner().created)
+        }));
+    }
+    let mut created = 0;
+    let mut exhausted = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(n) => created += n,
+            Err(status) if status.code() == Code::ResourceExhausted => exhausted += 1,
+            Err(status) => panic!("unexpected {status}"),
+        }
+    }
+    assert!(
+        exhausted > 0,
+        "40 concurrent batches against a bound of 1 must see refusals"
+    );
+    assert_eq!(server.list_all(&service).await.1, created);
+}
