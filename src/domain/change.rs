@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::alert::{ACTOR_SOURCE, AlertStatus, TimelineKind};
+use super::fingerprint::AlertKey;
 use super::lifecycle::{AlertRef, AlertWrite};
 use super::severity::Severity;
 
@@ -24,64 +25,49 @@ impl AlertWrite {
     /// The change this write makes visible, or `None` for a repeat (a storm's repeats
     /// change nothing a watcher acts on).
     pub fn change(&self) -> Option<AlertChange> {
-        let plain = |kind, alert: &AlertRef, status, actor: &str, at: &DateTime<Utc>| AlertChange {
-            kind,
-            alert: alert.clone(),
-            status,
-            severity: None,
-            summary: None,
-            actor: actor.to_string(),
-            at: *at,
-        };
-        match self {
-            AlertWrite::Open(alert) => Some(AlertChange {
-                kind: TimelineKind::Created,
-                alert: AlertRef {
-                    id: alert.id,
-                    number: alert.number,
-                    key: super::fingerprint::AlertKey {
-                        service_id: alert.service_id,
-                        fingerprint: alert.fingerprint.clone(),
+        let alert = match self {
+            AlertWrite::Open(alert) => {
+                return Some(AlertChange {
+                    kind: TimelineKind::Created,
+                    alert: AlertRef {
+                        id: alert.id,
+                        number: alert.number,
+                        key: AlertKey {
+                            service_id: alert.service_id,
+                            fingerprint: alert.fingerprint.clone(),
+                        },
                     },
-                },
-                status: Some(alert.status),
-                severity: Some(alert.severity),
-                summary: Some(alert.summary.clone()),
-                actor: ACTOR_SOURCE.to_string(),
-                at: alert.created_at,
-            }),
-            AlertWrite::Repeat { .. } => None,
-            AlertWrite::Acknowledge { alert, by, at, .. } => Some(plain(
-                TimelineKind::Acknowledged,
-                alert,
-                Some(AlertStatus::Acknowledged),
-                by,
-                at,
-            )),
-            AlertWrite::Resolve { alert, by, at, .. } => Some(plain(
-                TimelineKind::Resolved,
-                alert,
-                Some(AlertStatus::Resolved),
-                by,
-                at,
-            )),
-            AlertWrite::Escalate { alert, by, at, .. } => {
-                Some(plain(TimelineKind::Escalated, alert, None, by, at))
+                    status: Some(alert.status),
+                    severity: Some(alert.severity),
+                    summary: Some(alert.summary.clone()),
+                    actor: ACTOR_SOURCE.to_string(),
+                    at: alert.created_at,
+                });
             }
-            AlertWrite::AddNote {
-                alert, author, at, ..
-            } => Some(plain(TimelineKind::NoteAdded, alert, None, author, at)),
-            AlertWrite::Update {
-                alert,
-                by,
-                at,
-                changes,
-            } => {
-                let mut change = plain(TimelineKind::Updated, alert, None, by, at);
-                change.severity = changes.severity;
-                change.summary = changes.summary.clone();
-                Some(change)
-            }
-        }
+            AlertWrite::Repeat { .. } => return None,
+            AlertWrite::Acknowledge { alert, .. }
+            | AlertWrite::Resolve { alert, .. }
+            | AlertWrite::Escalate { alert, .. }
+            | AlertWrite::AddNote { alert, .. }
+            | AlertWrite::Update { alert, .. } => alert,
+        };
+        let first = self.timeline().into_iter().next()?;
+        let (severity, summary) = match self {
+            AlertWrite::Update { changes, .. } => (changes.severity, changes.summary.clone()),
+            _ => (None, None),
+        };
+        Some(AlertChange {
+            kind: first.kind,
+            alert: alert.clone(),
+            status: match first.kind {
+                TimelineKind::Acknowledged => Some(AlertStatus::Acknowledged),
+                TimelineKind::Resolved => Some(AlertStatus::Resolved),
+                _ => None,
+            },
+            severity,
+            summary,
+            actor: first.actor,
+            at: first.at,
+        })
     }
 }

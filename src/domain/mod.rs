@@ -12,3 +12,4 @@ pub mod fingerprint;
 pub mod incoming;
 pub mod lifecycle;
 pub mod severity;
+pub mod timeline;

@@ -9,12 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use uuid::Uuid;
-
 use super::{StoreError, StoreResult};
 use crate::domain::access::Role;
 use crate::domain::alert::{AlertStatus, TimelineKind};
-use crate::domain::lifecycle::AlertWrite;
 use crate::domain::severity::Severity;
 
 /// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters at 23 per row.
@@ -50,98 +47,6 @@ pub(super) fn conflict(err: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
-/// A timeline row to insert, taken from a write.
-pub(super) struct EventRow {
-    pub id: Uuid,
-    pub alert_id: Uuid,
-    pub kind: TimelineKind,
-    pub actor: String,
-    pub message: String,
-    pub at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The timeline rows a write appends: none for an open (the alert row is its record) or
-/// a repeat, two for an ack with a note.
-pub(super) fn timeline_rows(write: &AlertWrite) -> Vec<EventRow> {
-    // Version 7 ids sort in creation order, which orders entries that share a timestamp
-    // (an ack and its note).
-    let row = |alert_id, kind, actor: &str, message: &str, at| EventRow {
-        id: Uuid::now_v7(),
-        alert_id,
-        kind,
-        actor: actor.to_string(),
-        message: message.to_string(),
-        at,
-    };
-    match write {
-        // The alert row itself records its creation; `alert_timeline` shows it first.
-        AlertWrite::Open(_) | AlertWrite::Repeat { .. } => Vec::new(),
-        AlertWrite::Acknowledge {
-            alert,
-            by,
-            at,
-            note,
-        } => {
-            let mut rows = vec![row(
-                alert.id,
-                TimelineKind::Acknowledged,
-                by,
-                note.as_deref().unwrap_or(""),
-                *at,
-            )];
-            if let Some(note) = note {
-                rows.push(row(alert.id, TimelineKind::NoteAdded, by, note, *at));
-            }
-            rows
-        }
-        AlertWrite::Resolve {
-            alert,
-            by,
-            at,
-            note,
-        } => vec![row(
-            alert.id,
-            TimelineKind::Resolved,
-            by,
-            note.as_deref().unwrap_or(""),
-            *at,
-        )],
-        AlertWrite::Escalate {
-            alert,
-            by,
-            at,
-            reason,
-        } => vec![row(alert.id, TimelineKind::Escalated, by, reason, *at)],
-        AlertWrite::AddNote {
-            alert,
-            author,
-            text,
-            at,
-        } => vec![row(alert.id, TimelineKind::NoteAdded, author, text, *at)],
-        AlertWrite::Update {
-            alert,
-            by,
-            at,
-            changes,
-        } => {
-            let mut fields = Vec::new();
-            for (name, set) in [
-                ("summary", changes.summary.is_some()),
-                ("details", changes.details.is_some()),
-                ("severity", changes.severity.is_some()),
-                ("labels", changes.labels.is_some()),
-                ("annotations", changes.annotations.is_some()),
-            ] {
-                if set {
-                    fields.push(name);
-                }
-            }
-            let message = format!("updated {}", fields.join(", "));
-            vec![row(alert.id, TimelineKind::Updated, by, &message, *at)]
-        }
-    }
-}
-
 pub(super) type Labels = sqlx::types::Json<BTreeMap<String, String>>;
 
 /// Implements [`super::Store`] for a backend struct with a `pool` field of type `$pool`.
@@ -157,6 +62,7 @@ macro_rules! impl_sql_store {
         use crate::domain::directory::{ApiToken, User};
         use crate::domain::fingerprint::AlertKey;
         use crate::domain::lifecycle::{AlertState, AlertWrite, digest};
+        use crate::domain::timeline::TimelineDraft;
         use crate::store::sql::{self, ALERT_COLUMNS, INSERT_CHUNK, Labels};
         use crate::store::{AlertQuery, Page, Store, StoreResult};
 
@@ -356,14 +262,16 @@ macro_rules! impl_sql_store {
 
         async fn insert_events(
             tx: &mut sqlx::Transaction<'_, $db>,
-            events: &[sql::EventRow],
+            events: &[TimelineDraft],
         ) -> StoreResult<()> {
             for chunk in events.chunks(INSERT_CHUNK) {
                 let mut qb = QueryBuilder::<$db>::new(
                     "INSERT INTO alert_events (id, alert_id, kind, actor, message, created_at) ",
                 );
                 qb.push_values(chunk.iter(), |mut row, event| {
-                    row.push_bind(event.id)
+                    // Version 7 ids sort in creation order, which orders entries that
+                    // share a timestamp (an ack and its note).
+                    row.push_bind(Uuid::now_v7())
                         .push_bind(event.alert_id)
                         .push_bind(event.kind.as_str())
                         .push_bind(event.actor.clone())
@@ -754,7 +662,7 @@ macro_rules! impl_sql_store {
                 // Writes apply in order; a run of opens becomes one multi-row insert, flushed
                 // before any other write so a later write to the same alert finds its row.
                 for write in writes {
-                    events.extend(sql::timeline_rows(write));
+                    events.extend(write.timeline());
                     if let AlertWrite::Open(alert) = write {
                         opens.push(alert);
                         continue;
