@@ -120,7 +120,20 @@ async fn bad_requests_get_their_codes_and_store_nothing() {
         .await;
     assert_eq!(
         (status.as_u16(), body["field"].as_str()),
-        (413, Some("alerts[0].labels.device")),
+        (413, Some("labels.device")),
+        "{body}"
+    );
+
+    // NUL cannot be stored (PostgreSQL refuses it): a 400 naming the field, not a 503.
+    let (status, _, body) = server
+        .post_json(
+            &generic,
+            r#"{"summary": "x", "labels": {"device": "r1\u0000"}}"#,
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("labels.device")),
         "{body}"
     );
 

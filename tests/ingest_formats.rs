@@ -222,3 +222,23 @@ async fn keys_also_come_in_headers() {
     }
     assert_eq!(server.list_all(&service).await.1, 2);
 }
+
+#[tokio::test]
+async fn blank_summaries_fall_back_instead_of_losing_the_group() {
+    let db = Db::sqlite();
+    let server = Server::start(&db).await;
+    let (service, key) = server.service_with_key("blank").await;
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&fixture("alertmanager/am-0.25-webhook-2.json")).unwrap();
+    payload["alerts"][0]["annotations"]["summary"] = serde_json::json!("");
+    let (status, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &payload.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let alerts = server.list_all(&service).await.0;
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().all(|a| !a.summary.trim().is_empty()));
+}

@@ -334,6 +334,33 @@ async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {
         .collect();
     assert!(open.contains(&reopened.id) && !open.contains(&first.id));
     assert_eq!(store.count_open_alerts(svc.id).await.unwrap(), 2);
+
+    // A write decided on a state the store does not hold is refused, with its commit.
+    for stale in [
+        AlertWrite::Acknowledge {
+            alert: reference(&first),
+            by: "late".into(),
+            at: at(41),
+            note: None,
+        },
+        AlertWrite::Repeat {
+            alert: reference(&alert(svc.id, 99, "never-stored", &[])),
+            seen_at: at(41),
+            annotations: None,
+        },
+    ] {
+        let bystander = alert(svc.id, 6, "fp-6", &[]);
+        let refused = store
+            .commit(&[AlertWrite::Open(Box::new(bystander.clone())), stale])
+            .await;
+        assert!(matches!(refused, Err(StoreError::Stale(_))), "{refused:?}");
+        assert_eq!(store.get_alert(bystander.id).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.get_alert(first.id).await.unwrap().unwrap().status,
+        AlertStatus::Resolved,
+        "a late ack does not reopen a resolved alert"
+    );
 }
 
 async fn listing_filters_and_pages(store: Arc<dyn Store>) {
@@ -440,4 +467,15 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
     );
     assert_eq!(first.items[0].number, 30, "newest first");
     assert_eq!(second.items[0].number, 18);
+    let quoted = alert(a.id, 31, "quoted", &[("we\"ird", "yes")]);
+    store
+        .commit(&[AlertWrite::Open(Box::new(quoted))])
+        .await
+        .unwrap();
+    let selector = BTreeMap::from([("we\"ird".to_string(), "yes".to_string())]);
+    assert_eq!(
+        count(query(&|q| q.labels = selector.clone())).await,
+        1,
+        "any label name can be selected"
+    );
 }

@@ -18,14 +18,14 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::alert::CommandReceipt;
-use super::persister::Persister;
+use super::persister::{CommitReceipt, Persister};
 use super::shard::{Shard, ShardArgs, ShardIngest, ShardMsg};
 use super::{EngineError, IngestResult};
 use crate::domain::alert::Alert;
 use crate::domain::change::AlertChange;
 use crate::domain::fingerprint::{self, AlertKey};
 use crate::domain::incoming::IncomingAlert;
-use crate::domain::lifecycle::{AlertState, Command};
+use crate::domain::lifecycle::{AlertState, Command, IngestOutcome};
 use crate::store::Store;
 use crate::telemetry::{Metrics, Rejection};
 
@@ -157,14 +157,24 @@ impl Engine {
         alerts: Vec<IncomingAlert>,
         admission: Admission,
     ) -> Result<IngestReport, EngineError> {
+        self.submit(service_id, alerts, admission)
+            .await?
+            .committed()
+            .await
+    }
+
+    /// The first half of [`Engine::ingest`]: admits the request and has the shards decide
+    /// it. Requests submitted one after another are decided in that order, so a stream
+    /// can wait for the commits of several batches at once without reordering them.
+    pub async fn submit(
+        &self,
+        service_id: Uuid,
+        alerts: Vec<IncomingAlert>,
+        admission: Admission,
+    ) -> Result<PendingIngest, EngineError> {
         let started = Instant::now();
         let total = alerts.len();
-        if total == 0 {
-            return Ok(IngestReport {
-                results: Vec::new(),
-            });
-        }
-        let _permit = self.admit(total, admission).await?;
+        let permit = self.admit(total.max(1), admission).await?;
         let shard_refs = self.shard_refs()?;
         let count = shard_refs.len();
         let mut per_shard: Vec<Vec<(usize, AlertKey, IncomingAlert)>> = vec![Vec::new(); count];
@@ -193,13 +203,13 @@ impl Engine {
                             Some(SHARD_CALL_TIMEOUT),
                         )
                         .await;
-                    (index, answer)
+                    (shard, answer)
                 }
             });
         let mut results: Vec<Option<IngestResult>> = vec![None; total];
         let mut commits = Vec::new();
         let mut failure = None;
-        for (index, answer) in join_all(calls).await {
+        for (shard, answer) in join_all(calls).await {
             match flatten(answer) {
                 Ok(ShardIngest {
                     results: shard_results,
@@ -208,40 +218,18 @@ impl Engine {
                     for (position, result) in shard_results {
                         results[position] = Some(result);
                     }
-                    commits.extend(shard_commits.into_iter().map(|c| (index, c)));
+                    commits.extend(shard_commits.into_iter().map(|c| (shard.clone(), c)));
                 }
                 Err(error) => failure = Some(error),
             }
         }
-        for (index, commit) in commits {
-            let outcome = match commit.await {
-                Ok(outcome) => outcome.map_err(EngineError::from),
-                Err(_) => Err(EngineError::Unavailable("the persister stopped".into())),
-            };
-            if let Err(error) = outcome {
-                // The shard decided writes that did not land: restart it so it reloads
-                // what the store really holds.
-                if let Some(shard) = shard_refs.get(index) {
-                    shard.stop(Some("a commit failed; reloading from the store".into()));
-                }
-                failure = Some(error);
-            }
-        }
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        self.metrics
-            .request_committed(total, started.elapsed().as_secs_f64());
-        Ok(IngestReport {
-            results: results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or(IngestResult {
-                        outcome: crate::domain::lifecycle::IngestOutcome::Ignored,
-                        alert: None,
-                    })
-                })
-                .collect(),
+        Ok(PendingIngest {
+            results,
+            commits,
+            failure,
+            started,
+            metrics: self.metrics.clone(),
+            _permit: permit,
         })
     }
 
@@ -275,9 +263,7 @@ impl Engine {
             .await;
         let CommandReceipt { commit, .. } = flatten(answer)?;
         if let Some(commit) = commit {
-            commit
-                .await
-                .map_err(|_| EngineError::Unavailable("the persister stopped".into()))??;
+            landed(&shard, commit).await?;
         }
         self.store
             .get_alert(alert_id)
@@ -333,6 +319,59 @@ impl Engine {
         }
         Ok(shards)
     }
+}
+
+/// A request the shards have decided, waiting for its commits.
+pub struct PendingIngest {
+    results: Vec<Option<IngestResult>>,
+    commits: Vec<(ActorRef<ShardMsg>, CommitReceipt)>,
+    failure: Option<EngineError>,
+    started: Instant,
+    metrics: Arc<Metrics>,
+    _permit: InFlight,
+}
+
+impl PendingIngest {
+    /// Waits until every write of the request is durable.
+    pub async fn committed(self) -> Result<IngestReport, EngineError> {
+        let mut failure = self.failure;
+        for (shard, commit) in self.commits {
+            if let Err(error) = landed(&shard, commit).await {
+                failure = Some(error);
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let total = self.results.len();
+        self.metrics
+            .request_committed(total, self.started.elapsed().as_secs_f64());
+        Ok(IngestReport {
+            results: self
+                .results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or(IngestResult {
+                        outcome: IngestOutcome::Ignored,
+                        alert: None,
+                    })
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Waits for a shard's commit. If it failed, the shard decided writes that did not land:
+/// it is restarted so it reloads what the store really holds.
+async fn landed(shard: &ActorRef<ShardMsg>, commit: CommitReceipt) -> Result<(), EngineError> {
+    let outcome = match commit.await {
+        Ok(outcome) => outcome.map_err(EngineError::from),
+        Err(_) => Err(EngineError::Unavailable("the persister stopped".into())),
+    };
+    if outcome.is_err() {
+        shard.stop(Some("a commit failed; reloading from the store".into()));
+    }
+    outcome
 }
 
 /// Admitted alerts: the permit and the gauge go back together when this drops.

@@ -94,13 +94,17 @@ impl Actor for Shard {
     ) -> Result<ShardState, ActorProcessingErr> {
         let open = match args.preload {
             Some(open) => open,
-            None => args
-                .store
-                .open_alerts()
-                .await?
-                .into_iter()
-                .filter(|(key, _)| key.shard(args.count) == args.index)
-                .collect(),
+            None => {
+                // A restart: let the persister write what the previous incarnation
+                // decided, so the reload sees it.
+                args.persister.barrier().await?;
+                args.store
+                    .open_alerts()
+                    .await?
+                    .into_iter()
+                    .filter(|(key, _)| key.shard(args.count) == args.index)
+                    .collect()
+            }
         };
         args.metrics.open_alerts.inc_by(open.len() as i64);
         Ok(ShardState {
@@ -120,7 +124,8 @@ impl Actor for Shard {
         myself: ActorRef<ShardMsg>,
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
-        myself.stop_children(None);
+        // Wait, so no actor of this incarnation still queues writes once it is gone.
+        myself.stop_children_and_wait(None, None).await;
         let held = state.passive.len() + state.active.len();
         state.metrics.open_alerts.dec_by(held as i64);
         state
@@ -271,8 +276,10 @@ impl ShardState {
             None => self.passive.get(&key).is_some_and(|s| s.id == stored.id),
         };
         if !open_here {
-            // Not open here: a resolved alert. Decide from its stored state.
+            // The shard holds every open alert, so one not here is resolved, even if
+            // the store has yet to commit the resolve.
             let mut closed = stored;
+            closed.status = crate::domain::alert::AlertStatus::Resolved;
             let write = lifecycle::command(&mut closed, &key, command, now)?;
             let commit = match write {
                 Some(write) => Some(self.persister.submit(vec![write]).await?),

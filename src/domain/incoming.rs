@@ -99,6 +99,15 @@ impl IncomingAlert {
         if self.summary.trim().is_empty() {
             return Err(AlertProblem::invalid("summary", "required"));
         }
+        self.check_text()?;
+        if let Some(at) = self.triggered_at
+            && !(EARLIEST_TIME..=LATEST_TIME).contains(&at.timestamp())
+        {
+            return Err(AlertProblem::invalid(
+                "triggered_at",
+                "must be between 1970 and 9999",
+            ));
+        }
         if let Some(fp) = &self.fingerprint
             && (fp.is_empty() || fp.len() > 256)
         {
@@ -142,6 +151,39 @@ impl IncomingAlert {
                         limits.max_annotation_value_bytes
                     ),
                 });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The span of start times accepted: what every store can hold and a sender can mean.
+const EARLIEST_TIME: i64 = 0;
+const LATEST_TIME: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+impl IncomingAlert {
+    /// NUL cannot be stored by PostgreSQL (text or JSONB) and means nothing in an alert:
+    /// refused up front, naming the field, rather than failing the commit.
+    fn check_text(&self) -> Result<(), AlertProblem> {
+        let nul = |field: &str| AlertProblem::invalid(field, "contains a NUL character");
+        for (field, value) in [
+            ("summary", &self.summary),
+            ("details", &self.details),
+            ("source", &self.source),
+            ("source_instance", &self.source_instance),
+        ] {
+            if value.contains('\0') {
+                return Err(nul(field));
+            }
+        }
+        if self.fingerprint.as_ref().is_some_and(|f| f.contains('\0')) {
+            return Err(nul("fingerprint"));
+        }
+        for (section, map) in [("labels", &self.labels), ("annotations", &self.annotations)] {
+            for (name, value) in map {
+                if name.contains('\0') || value.contains('\0') {
+                    return Err(nul(&format!("{section}.{}", name.replace('\0', ""))));
+                }
             }
         }
         Ok(())
@@ -212,6 +254,28 @@ mod tests {
         assert_eq!(
             b.validate(&AlertLimits::default()).unwrap_err().field(),
             "annotations.runbook"
+        );
+    }
+
+    #[test]
+    fn nul_characters_and_far_times_are_refused() {
+        let mut a = alert();
+        a.labels.insert("device".into(), "r1\0".into());
+        assert_eq!(
+            a.validate(&AlertLimits::default()).unwrap_err().field(),
+            "labels.device"
+        );
+        let mut b = alert();
+        b.summary = "down\0".into();
+        assert_eq!(
+            b.validate(&AlertLimits::default()).unwrap_err().field(),
+            "summary"
+        );
+        let mut c = alert();
+        c.triggered_at = DateTime::from_timestamp(-10, 0);
+        assert_eq!(
+            c.validate(&AlertLimits::default()).unwrap_err().field(),
+            "triggered_at"
         );
     }
 

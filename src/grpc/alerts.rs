@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::pb::alerting::v1 as pb;
 use super::pb::alerting::v1::alert_service_server::AlertService;
 use super::{Context, convert, engine_status, page, parse_id, problem_status, store_status};
-use crate::actors::engine::IngestReport;
+use crate::actors::engine::{IngestReport, PendingIngest};
 use crate::actors::{Admission, EngineError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::lifecycle::{AlertChanges, Command, IngestOutcome};
@@ -58,15 +58,16 @@ impl AlertApi {
         }
     }
 
-    /// Validates a whole request (all or nothing) and ingests it.
-    async fn ingest(
+    /// Validates a whole request (all or nothing) and has the engine decide it; the
+    /// returned request still has to be committed.
+    async fn submit(
         &self,
         principal: &Principal,
         service_id: &str,
         inputs: &[pb::AlertInput],
         field: impl Fn(usize) -> String,
         admission: Admission,
-    ) -> Result<IngestReport, Status> {
+    ) -> Result<PendingIngest, Status> {
         let service_id = self.target_service(principal, service_id).await?;
         if inputs.is_empty() {
             return Err(Status::invalid_argument(format!("{}: required", field(0))));
@@ -78,23 +79,60 @@ impl AlertApi {
                 .map_err(|p| problem_status(p.within(&field(i))))?;
             alerts.push(alert);
         }
-        if let Principal::Integration { key_id, .. } = principal
-            && let Err(wait) = self.ctx.flood_guard.check(*key_id, alerts.len())
-        {
-            self.ctx
-                .engine
-                .metrics()
-                .rejected(crate::telemetry::Rejection::FloodGuard, alerts.len());
-            return Err(Status::resource_exhausted(format!(
-                "this integration key is over its rate; retry in {} ms",
-                wait.as_millis().max(1)
-            )));
+        if let Principal::Integration { key_id, .. } = principal {
+            self.flood_guard(*key_id, alerts.len(), admission).await?;
         }
         self.ctx
             .engine
-            .ingest(service_id, alerts, admission)
+            .submit(service_id, alerts, admission)
             .await
             .map_err(engine_status)
+    }
+
+    async fn ingest(
+        &self,
+        principal: &Principal,
+        service_id: &str,
+        inputs: &[pb::AlertInput],
+        field: impl Fn(usize) -> String,
+    ) -> Result<IngestReport, Status> {
+        self.submit(principal, service_id, inputs, field, Admission::Immediate)
+            .await?
+            .committed()
+            .await
+            .map_err(engine_status)
+    }
+
+    /// Refuses a key over its rate, or, for a stream, waits for its allowance (up to
+    /// the admission wait) so the stream slows down instead of ending.
+    async fn flood_guard(
+        &self,
+        key_id: Uuid,
+        alerts: usize,
+        admission: Admission,
+    ) -> Result<(), Status> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let wait = match self.ctx.flood_guard.check(key_id, alerts) {
+                Ok(()) => return Ok(()),
+                Err(wait) => wait,
+            };
+            match admission {
+                Admission::Wait(limit) if started.elapsed() + wait <= limit => {
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    self.ctx
+                        .engine
+                        .metrics()
+                        .rejected(crate::telemetry::Rejection::FloodGuard, alerts);
+                    return Err(Status::resource_exhausted(format!(
+                        "this integration key is over its rate; retry in {} ms",
+                        wait.as_millis().max(1)
+                    )));
+                }
+            }
+        }
     }
 
     /// Who a command is recorded as: the named user (who must exist) or the caller.
@@ -209,7 +247,6 @@ impl AlertService for AlertApi {
                 &body.service_id,
                 std::slice::from_ref(&input),
                 |_| "alert".to_string(),
-                Admission::Immediate,
             )
             .await?;
         let Some(result) = report.results.into_iter().next() else {
@@ -232,13 +269,9 @@ impl AlertService for AlertApi {
         let principal = self.ctx.authorize(&request, Action::Ingest).await?;
         let body = request.into_inner();
         let report = self
-            .ingest(
-                &principal,
-                &body.service_id,
-                &body.alerts,
-                |i| format!("alerts[{i}]"),
-                Admission::Immediate,
-            )
+            .ingest(&principal, &body.service_id, &body.alerts, |i| {
+                format!("alerts[{i}]")
+            })
             .await?;
         let (created, deduplicated, resolved) = counts(&report);
         Ok(Response::new(pb::BatchCreateAlertsResponse {
@@ -274,17 +307,20 @@ impl AlertService for AlertApi {
     ) -> Result<Response<Self::IngestAlertsStream>, Status> {
         let principal = self.ctx.authorize(&request, Action::Ingest).await?;
         let api = self.clone();
-        // At shutdown the stream stops taking batches and finishes the ones in flight.
+        // Batches are decided one after another (`then`), so a resolve never overtakes
+        // the firing it follows, while the commits of up to STREAM_PIPELINE batches are
+        // awaited together (`buffered`). At shutdown the stream stops taking batches and
+        // finishes the ones in flight.
         let acks = request
             .into_inner()
             .take_until(self.ctx.shutdown.clone().cancelled_owned())
-            .map(move |batch| {
+            .then(move |batch| {
                 let api = api.clone();
                 let principal = principal.clone();
                 async move {
                     let batch = batch?;
-                    let report = api
-                        .ingest(
+                    let pending = api
+                        .submit(
                             &principal,
                             &batch.service_id,
                             &batch.alerts,
@@ -292,15 +328,20 @@ impl AlertService for AlertApi {
                             Admission::Wait(STREAM_ADMISSION_WAIT),
                         )
                         .await?;
-                    let (created, deduplicated, resolved) = counts(&report);
-                    Ok(pb::IngestAlertsResponse {
-                        batch_id: batch.batch_id,
-                        accepted: report.results.len() as i32,
-                        created,
-                        deduplicated,
-                        resolved,
-                    })
+                    Ok::<_, Status>((batch.batch_id, pending))
                 }
+            })
+            .map(|submitted| async move {
+                let (batch_id, pending) = submitted?;
+                let report = pending.committed().await.map_err(engine_status)?;
+                let (created, deduplicated, resolved) = counts(&report);
+                Ok(pb::IngestAlertsResponse {
+                    batch_id,
+                    accepted: report.results.len() as i32,
+                    created,
+                    deduplicated,
+                    resolved,
+                })
             })
             .buffered(STREAM_PIPELINE);
         Ok(Response::new(Box::pin(acks)))

@@ -105,7 +105,15 @@ async fn ingest(
     key_id: uuid::Uuid,
     request: ParsedRequest,
 ) -> Result<IngestReport, ApiError> {
-    validate_batch(&request.alerts, &app.limits).map_err(ApiError::from_problem)?;
+    let checked = match format {
+        // One alert per request: its fields are named as the sender wrote them.
+        Format::Generic | Format::PagerDuty => request
+            .alerts
+            .iter()
+            .try_for_each(|alert| alert.validate(&app.limits)),
+        Format::Alertmanager | Format::Grafana => validate_batch(&request.alerts, &app.limits),
+    };
+    checked.map_err(ApiError::from_problem)?;
     let busy = format.busy_status();
     if let Err(wait) = app.flood_guard.check(key_id, request.alerts.len()) {
         app.metrics

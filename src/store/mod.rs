@@ -30,6 +30,10 @@ pub enum StoreError {
     /// A unique constraint refused the row (a duplicate name, say).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A write found its alert missing or resolved: it was decided on a state the store
+    /// does not hold (a race the engine lost), so the commit holding it is refused.
+    #[error("stale write: {0}")]
+    Stale(String),
     /// A stored value the code cannot read back (an unknown status name, say).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -38,6 +38,16 @@ pub(super) fn timeline_kind(name: &str) -> StoreResult<TimelineKind> {
     TimelineKind::parse(name).ok_or_else(|| StoreError::Corrupt(format!("event kind {name:?}")))
 }
 
+/// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\\` taken literally
+/// (used with `ESCAPE '\\'`).
+pub(super) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub(super) fn conflict(err: sqlx::Error, what: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -184,11 +194,7 @@ macro_rules! impl_sql_store {
                 qb.push(" AND triggered_at < ").push_bind(to);
             }
             if let Some(search) = &query.search {
-                let escaped = search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                let pattern = format!("%{escaped}%");
+                let pattern = sql::contains_pattern(search);
                 for (i, column) in ["summary", "details", "fingerprint"].iter().enumerate() {
                     qb.push(if i == 0 { " AND (" } else { " OR " });
                     qb.push(*column)
@@ -283,13 +289,18 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
-        /// Applies one write other than an open.
+        /// Applies one write other than an open. A write that finds its alert gone or
+        /// already resolved fails the commit ([`StoreError::Stale`]): it was decided on
+        /// a state the store does not hold, and must not be acknowledged.
+        ///
+        /// [`StoreError::Stale`]: crate::store::StoreError::Stale
         async fn apply_write(
             tx: &mut sqlx::Transaction<'_, $db>,
             write: &AlertWrite,
         ) -> StoreResult<()> {
-            match write {
-                AlertWrite::Open(_) => {}
+            const OPEN: &str = " AND status <> 'resolved'";
+            let (alert, done) = match write {
+                AlertWrite::Open(_) => return Ok(()),
                 AlertWrite::Repeat {
                     alert,
                     seen_at,
@@ -304,19 +315,20 @@ macro_rules! impl_sql_store {
                         qb.push(", annotations = ")
                             .push_bind(sqlx::types::Json(annotations.clone()));
                     }
-                    qb.push(" WHERE id = ").push_bind(alert.id);
-                    qb.build().execute(&mut **tx).await?;
+                    qb.push(" WHERE id = ").push_bind(alert.id).push(OPEN);
+                    (alert, qb.build().execute(&mut **tx).await?)
                 }
                 AlertWrite::Acknowledge { alert, by, at, .. } => {
-                    sqlx::query(
+                    let done = sqlx::query(&format!(
                         "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1, \
-                         acknowledged_by = $2, updated_at = $1 WHERE id = $3",
-                    )
+                         acknowledged_by = $2, updated_at = $1 WHERE id = $3{OPEN}"
+                    ))
                     .bind(*at)
                     .bind(by.as_str())
                     .bind(alert.id)
                     .execute(&mut **tx)
                     .await?;
+                    (alert, done)
                 }
                 AlertWrite::Resolve {
                     alert,
@@ -324,23 +336,36 @@ macro_rules! impl_sql_store {
                     at,
                     note,
                 } => {
-                    sqlx::query(
+                    let done = sqlx::query(&format!(
                         "UPDATE alerts SET status = 'resolved', resolved_at = $1, \
-                         resolved_by = $2, resolution_note = $3, updated_at = $1 WHERE id = $4",
-                    )
+                         resolved_by = $2, resolution_note = $3, updated_at = $1 \
+                         WHERE id = $4{OPEN}"
+                    ))
                     .bind(*at)
                     .bind(by.as_str())
                     .bind(note.clone())
                     .bind(alert.id)
                     .execute(&mut **tx)
                     .await?;
+                    (alert, done)
                 }
-                AlertWrite::Escalate { alert, at, .. } | AlertWrite::AddNote { alert, at, .. } => {
-                    sqlx::query("UPDATE alerts SET updated_at = $1 WHERE id = $2")
+                AlertWrite::Escalate { alert, at, .. } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE alerts SET updated_at = $1 WHERE id = $2{OPEN}"
+                    ))
+                    .bind(*at)
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                    (alert, done)
+                }
+                AlertWrite::AddNote { alert, at, .. } => {
+                    let done = sqlx::query("UPDATE alerts SET updated_at = $1 WHERE id = $2")
                         .bind(*at)
                         .bind(alert.id)
                         .execute(&mut **tx)
                         .await?;
+                    (alert, done)
                 }
                 AlertWrite::Update {
                     alert,
@@ -367,10 +392,17 @@ macro_rules! impl_sql_store {
                             .push_bind(sqlx::types::Json(annotations.clone()));
                     }
                     qb.push(" WHERE id = ").push_bind(alert.id);
-                    qb.build().execute(&mut **tx).await?;
+                    (alert, qb.build().execute(&mut **tx).await?)
                 }
+            };
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(crate::store::StoreError::Stale(format!(
+                    "alert {} is missing or already resolved",
+                    alert.number
+                )))
             }
-            Ok(())
         }
 
         #[async_trait]
@@ -412,16 +444,17 @@ macro_rules! impl_sql_store {
                 limit: i64,
                 offset: i64,
             ) -> StoreResult<Page<Service>> {
-                let pattern = format!("%{}%", name_contains.unwrap_or(""));
+                let pattern = sql::contains_pattern(name_contains.unwrap_or(""));
                 let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM services WHERE name {} $1",
+                    "SELECT COUNT(*) FROM services WHERE name {} $1 ESCAPE '\\'",
                     <$store>::LIKE_CI
                 ))
                 .bind(pattern.as_str())
                 .fetch_one(&self.pool)
                 .await?;
                 let rows = sqlx::query(&format!(
-                    "SELECT * FROM services WHERE name {} $1 ORDER BY name, id LIMIT $2 OFFSET $3",
+                    "SELECT * FROM services WHERE name {} $1 ESCAPE '\\' ORDER BY name, id \
+                     LIMIT $2 OFFSET $3",
                     <$store>::LIKE_CI
                 ))
                 .bind(pattern.as_str())

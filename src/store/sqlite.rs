@@ -42,12 +42,14 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Matched through `json_each` rather than a JSON path, which cannot quote every
+    /// label name.
     fn push_label_equals(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, name: &str, value: &str) {
-        let path = format!("$.\"{}\"", name.replace('"', "\\\""));
-        qb.push("json_extract(labels, ")
-            .push_bind(path)
-            .push(") = ")
-            .push_bind(value.to_string());
+        qb.push("EXISTS (SELECT 1 FROM json_each(alerts.labels) WHERE json_each.key = ")
+            .push_bind(name.to_string())
+            .push(" AND json_each.value = ")
+            .push_bind(value.to_string())
+            .push(")");
     }
 }
 

@@ -76,13 +76,17 @@ pub fn normalise(
             ));
         }
     };
-    let summary = alert
-        .annotations
-        .get("summary")
-        .or_else(|| alert.annotations.get("description"))
-        .or_else(|| alert.labels.get("alertname"))
-        .cloned()
-        .or_else(|| fallback_summary.map(str::to_string))
+    // Blank values are skipped: a sender that retries only 5xx would lose a whole group
+    // to a 400 over one empty annotation.
+    let given = |value: Option<&String>| value.filter(|v| !v.trim().is_empty()).cloned();
+    let summary = given(alert.annotations.get("summary"))
+        .or_else(|| given(alert.annotations.get("description")))
+        .or_else(|| given(alert.labels.get("alertname")))
+        .or_else(|| {
+            fallback_summary
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "alert with no summary, description or alertname".to_string());
     let severity = alert
         .labels

@@ -10,8 +10,8 @@ use crate::domain::incoming::{IncomingAlert, SenderState};
 use crate::domain::severity::Severity;
 use crate::http::ApiError;
 
+/// Fields this format does not know are ignored, so senders can add their own.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Payload {
     summary: Option<String>,
     #[serde(default)]

@@ -74,10 +74,9 @@ fn legacy(payload: Payload) -> Result<ParsedRequest, ApiError> {
             ));
         }
     };
-    let name = payload
-        .rule_name
-        .clone()
-        .or_else(|| payload.title.clone())
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let name = given(&payload.rule_name)
+        .or_else(|| given(&payload.title))
         .ok_or_else(|| ApiError::bad_request("ruleName", "required for legacy alerts"))?;
     let mut labels = payload.tags;
     labels
@@ -96,7 +95,7 @@ fn legacy(payload: Payload) -> Result<ParsedRequest, ApiError> {
     let severity = labels
         .get("severity")
         .map_or(Severity::Medium, |raw| Severity::from_label(raw));
-    let mut summary = payload.title.unwrap_or(name);
+    let mut summary = given(&payload.title).unwrap_or(name);
     if payload.state.as_deref() == Some("no_data") {
         summary.push_str(" (no data)");
     }

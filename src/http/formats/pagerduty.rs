@@ -12,6 +12,11 @@ use crate::domain::incoming::{IncomingAlert, SenderState};
 use crate::domain::severity::Severity;
 use crate::http::ApiError;
 
+/// Most `custom_details` entries copied into labels.
+const MAX_DETAIL_LABELS: usize = 64;
+/// Longest `custom_details` value copied into a label.
+const MAX_DETAIL_LABEL_BYTES: usize = 1024;
+
 #[derive(Deserialize)]
 struct Event {
     routing_key: String,
@@ -129,18 +134,25 @@ fn trigger(
     let mut labels = BTreeMap::new();
     let mut annotations = BTreeMap::new();
     match payload.custom_details {
-        Some(Value::Object(details)) => {
-            for (name, value) in details {
-                let text = match value {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                labels.insert(name, text);
-            }
-        }
         Some(Value::Null) | None => {}
-        Some(other) => {
-            annotations.insert("custom_details".to_string(), other.to_string());
+        Some(details) => {
+            // Short scalar details become labels, so rules can route on them (`site`,
+            // `rack`); the whole object is kept as an annotation, so nothing is lost and
+            // a large payload does not trip the label limits.
+            if let Value::Object(map) = &details {
+                for (name, value) in map.iter().take(MAX_DETAIL_LABELS) {
+                    let text = match value {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => continue,
+                    };
+                    if !name.is_empty() && text.len() <= MAX_DETAIL_LABEL_BYTES {
+                        labels.insert(name.clone(), text);
+                    }
+                }
+            }
+            annotations.insert("custom_details".to_string(), details.to_string());
         }
     }
     for (name, value) in [
