@@ -11,5 +11,6 @@ pub mod directory;
 pub mod fingerprint;
 pub mod incoming;
 pub mod lifecycle;
+pub mod routing;
 pub mod severity;
 pub mod timeline;

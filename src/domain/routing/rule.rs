@@ -1,0 +1,267 @@
+//! Rules and the rule set: evaluated in ascending priority, disabled rules skipped, a
+//! matching terminal rule ends the evaluation, and no match at all means the defaults.
+//!
+//! Rules are generic over their action type: what an action *is* belongs to the edges
+//! and the actors that carry it out; here only its place in the decision matters.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::condition::{Condition, ConditionResult, RoutedAlert};
+use super::time_window::{TimeCondition, TimeResult};
+
+#[derive(Clone, Debug)]
+pub struct Rule<A> {
+    pub id: Uuid,
+    pub name: String,
+    /// Lower runs first.
+    pub priority: i32,
+    pub enabled: bool,
+    /// A matching terminal rule stops evaluation.
+    pub terminal: bool,
+    /// All must hold.
+    pub conditions: Vec<Condition>,
+    pub time: Option<TimeCondition>,
+    pub actions: Vec<A>,
+}
+
+/// How one rule fared against one alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleEvaluation {
+    pub rule_id: Uuid,
+    pub rule_name: String,
+    /// False when the rule was skipped: disabled, or after a terminal match.
+    pub evaluated: bool,
+    pub matched: bool,
+    /// Why it was skipped, when it was.
+    pub skipped_because: Option<&'static str>,
+    pub time: Option<TimeResult>,
+    pub conditions: Vec<ConditionResult>,
+}
+
+/// What routing decided for one alert, with its full explanation.
+#[derive(Debug)]
+pub struct Decision<'a, A> {
+    pub evaluations: Vec<RuleEvaluation>,
+    /// The actions to run, in rule order, each with the rule it came from (`None` for
+    /// the defaults).
+    pub actions: Vec<(Option<Uuid>, &'a A)>,
+    pub used_defaults: bool,
+}
+
+/// A compiled, ordered rule set: built when rules change, shared by every decision.
+#[derive(Clone, Debug)]
+pub struct RuleSet<A> {
+    rules: Vec<Rule<A>>,
+    defaults: Vec<A>,
+}
+
+impl<A> RuleSet<A> {
+    /// Orders the rules by priority (ties by name, then id, so the order is stable).
+    pub fn new(mut rules: Vec<Rule<A>>, defaults: Vec<A>) -> RuleSet<A> {
+        rules.sort_by(|a, b| (a.priority, &a.name, a.id).cmp(&(b.priority, &b.name, b.id)));
+        RuleSet { rules, defaults }
+    }
+
+    pub fn rules(&self) -> &[Rule<A>] {
+        &self.rules
+    }
+
+    /// Decides for `alert` at `now`. `include_disabled` evaluates disabled rules as if
+    /// enabled (a what-if for simulations).
+    pub fn decide(
+        &self,
+        alert: &RoutedAlert,
+        now: DateTime<Utc>,
+        include_disabled: bool,
+    ) -> Decision<'_, A> {
+        let mut evaluations = Vec::with_capacity(self.rules.len());
+        let mut actions = Vec::new();
+        let mut stopped = false;
+        for rule in &self.rules {
+            let skip = if stopped {
+                Some("an earlier terminal rule matched")
+            } else if !rule.enabled && !include_disabled {
+                Some("disabled")
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                evaluations.push(RuleEvaluation {
+                    rule_id: rule.id,
+                    rule_name: rule.name.clone(),
+                    evaluated: false,
+                    matched: false,
+                    skipped_because: Some(reason),
+                    time: None,
+                    conditions: Vec::new(),
+                });
+                continue;
+            }
+            let evaluation = evaluate(rule, alert, now);
+            if evaluation.matched {
+                actions.extend(rule.actions.iter().map(|a| (Some(rule.id), a)));
+                stopped = rule.terminal;
+            }
+            evaluations.push(evaluation);
+        }
+        let used_defaults = !evaluations.iter().any(|e| e.matched);
+        if used_defaults {
+            actions.extend(self.defaults.iter().map(|a| (None, a)));
+        }
+        Decision {
+            evaluations,
+            actions,
+            used_defaults,
+        }
+    }
+}
+
+/// One rule against one alert: the time condition first, then every condition (all
+/// are evaluated, so the explanation is complete).
+pub fn evaluate<A>(rule: &Rule<A>, alert: &RoutedAlert, now: DateTime<Utc>) -> RuleEvaluation {
+    let time = rule.time.as_ref().map(|t| t.evaluate(now));
+    let conditions: Vec<ConditionResult> =
+        rule.conditions.iter().map(|c| c.evaluate(alert)).collect();
+    let matched = time.as_ref().is_none_or(|t| t.matched) && conditions.iter().all(|c| c.matched);
+    RuleEvaluation {
+        rule_id: rule.id,
+        rule_name: rule.name.clone(),
+        evaluated: true,
+        matched,
+        skipped_because: None,
+        time,
+        conditions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::routing::condition::{ConditionSpec, Field, Operator};
+    use crate::domain::severity::Severity;
+
+    fn alert(severity: Severity, site: &str) -> RoutedAlert {
+        RoutedAlert {
+            summary: "down".into(),
+            severity,
+            source: "alertmanager".into(),
+            service_id: "svc".into(),
+            status: "triggered".into(),
+            labels: BTreeMap::from([("site".into(), site.into())]),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    fn rule(name: &str, priority: i32, terminal: bool, site: &str) -> Rule<&'static str> {
+        let condition = Condition::compile(
+            Field::Label("site".into()),
+            Operator::Equals,
+            ConditionSpec {
+                value: site.into(),
+                values: Vec::new(),
+            },
+        )
+        .unwrap();
+        Rule {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            priority,
+            enabled: true,
+            terminal,
+            conditions: vec![condition],
+            time: None,
+            actions: vec![match name {
+                "iad-first" => "page-iad",
+                "iad-second" => "ticket-iad",
+                _ => "other",
+            }],
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn priority_orders_and_non_terminal_rules_fall_through() {
+        let set = RuleSet::new(
+            vec![
+                rule("iad-second", 20, false, "IAD1"),
+                rule("iad-first", 10, false, "IAD1"),
+            ],
+            vec!["default"],
+        );
+        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        let actions: Vec<&str> = decision.actions.iter().map(|(_, a)| **a).collect();
+        assert_eq!(actions, ["page-iad", "ticket-iad"]);
+        assert!(!decision.used_defaults);
+    }
+
+    #[test]
+    fn a_terminal_match_stops_and_says_so() {
+        let set = RuleSet::new(
+            vec![
+                rule("iad-first", 10, true, "IAD1"),
+                rule("iad-second", 20, false, "IAD1"),
+            ],
+            vec!["default"],
+        );
+        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        let actions: Vec<&str> = decision.actions.iter().map(|(_, a)| **a).collect();
+        assert_eq!(actions, ["page-iad"]);
+        assert_eq!(
+            decision.evaluations[1].skipped_because,
+            Some("an earlier terminal rule matched")
+        );
+    }
+
+    #[test]
+    fn no_match_runs_the_defaults_and_disabled_rules_are_skipped_unless_asked() {
+        let mut disabled = rule("iad-first", 10, true, "IAD1");
+        disabled.enabled = false;
+        let set = RuleSet::new(
+            vec![disabled, rule("fra", 20, false, "FRA3")],
+            vec!["default"],
+        );
+        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        assert!(decision.used_defaults);
+        assert_eq!(decision.actions.len(), 1);
+        assert_eq!(*decision.actions[0].1, "default");
+        assert_eq!(decision.actions[0].0, None);
+        assert_eq!(decision.evaluations[0].skipped_because, Some("disabled"));
+        let what_if = set.decide(&alert(Severity::High, "IAD1"), now(), true);
+        assert!(what_if.evaluations[0].matched);
+        assert!(!what_if.used_defaults);
+    }
+
+    #[test]
+    fn a_time_condition_must_hold_too() {
+        let mut office = rule("iad-first", 10, false, "IAD1");
+        office.time = Some(
+            TimeCondition::parse(
+                "UTC",
+                &[(vec![1, 2, 3, 4, 5], "08:00".into(), "18:00".into())],
+                false,
+            )
+            .unwrap(),
+        );
+        let set = RuleSet::new(vec![office], vec!["default"]);
+        assert!(
+            !set.decide(&alert(Severity::High, "IAD1"), now(), false)
+                .used_defaults
+        );
+        let saturday = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let decision = set.decide(&alert(Severity::High, "IAD1"), saturday, false);
+        assert!(decision.used_defaults);
+        assert!(!decision.evaluations[0].time.as_ref().unwrap().matched);
+        assert!(
+            decision.evaluations[0].conditions[0].matched,
+            "conditions still explained"
+        );
+    }
+}
