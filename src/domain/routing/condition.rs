@@ -154,10 +154,13 @@ pub struct Condition {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConditionResult {
     pub field: String,
-    pub operator: Operator,
+    /// The operator's name (`equals`, ...), or `cel`.
+    pub operator: &'static str,
     pub expected: String,
     pub actual: Option<String>,
     pub matched: bool,
+    /// Why a CEL expression could not be evaluated (it then does not match).
+    pub error: Option<String>,
 }
 
 impl Condition {
@@ -265,10 +268,11 @@ impl Condition {
         };
         ConditionResult {
             field: self.field.describe(),
-            operator: self.operator,
+            operator: self.operator.as_str(),
             expected: self.describe_operand(),
             actual: actual.map(str::to_string),
             matched,
+            error: None,
         }
     }
 

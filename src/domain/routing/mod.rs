@@ -5,12 +5,14 @@
 //! Conditions and time windows are compiled when a rule is saved; deciding allocates
 //! only the explanation it is asked for.
 
+pub mod cel;
 pub mod condition;
 pub mod rule;
 pub mod time_window;
 
+pub use cel::{CelCondition, CelEnv, CelOutcome};
 pub use condition::{
     Condition, ConditionError, ConditionResult, ConditionSpec, Field, Operator, RoutedAlert,
 };
-pub use rule::{Decision, Rule, RuleEvaluation, RuleSet};
+pub use rule::{Decision, Rule, RuleCondition, RuleEvaluation, RuleSet};
 pub use time_window::{TimeCondition, TimeConditionError, TimeResult, TimeWindow};

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::cel::CelCondition;
 use super::condition::{Condition, ConditionResult, RoutedAlert};
 use super::time_window::{TimeCondition, TimeResult};
 
@@ -20,9 +21,35 @@ pub struct Rule<A> {
     /// A matching terminal rule stops evaluation.
     pub terminal: bool,
     /// All must hold.
-    pub conditions: Vec<Condition>,
+    pub conditions: Vec<RuleCondition>,
     pub time: Option<TimeCondition>,
     pub actions: Vec<A>,
+}
+
+/// A compiled condition of either kind.
+#[derive(Clone, Debug)]
+pub enum RuleCondition {
+    Match(Condition),
+    Cel(CelCondition),
+}
+
+impl RuleCondition {
+    pub fn evaluate(&self, alert: &RoutedAlert, now: DateTime<Utc>) -> ConditionResult {
+        match self {
+            RuleCondition::Match(condition) => condition.evaluate(alert),
+            RuleCondition::Cel(cel) => {
+                let outcome = cel.evaluate(alert, now);
+                ConditionResult {
+                    field: "cel".into(),
+                    operator: "cel",
+                    expected: cel.source().to_string(),
+                    actual: None,
+                    matched: outcome.matched,
+                    error: outcome.error,
+                }
+            }
+        }
+    }
 }
 
 /// How one rule fared against one alert.
@@ -121,8 +148,11 @@ impl<A> RuleSet<A> {
 /// are evaluated, so the explanation is complete).
 pub fn evaluate<A>(rule: &Rule<A>, alert: &RoutedAlert, now: DateTime<Utc>) -> RuleEvaluation {
     let time = rule.time.as_ref().map(|t| t.evaluate(now));
-    let conditions: Vec<ConditionResult> =
-        rule.conditions.iter().map(|c| c.evaluate(alert)).collect();
+    let conditions: Vec<ConditionResult> = rule
+        .conditions
+        .iter()
+        .map(|c| c.evaluate(alert, now))
+        .collect();
     let matched = time.as_ref().is_none_or(|t| t.matched) && conditions.iter().all(|c| c.matched);
     RuleEvaluation {
         rule_id: rule.id,
@@ -173,7 +203,7 @@ mod tests {
             priority,
             enabled: true,
             terminal,
-            conditions: vec![condition],
+            conditions: vec![RuleCondition::Match(condition)],
             time: None,
             actions: vec![match name {
                 "iad-first" => "page-iad",
@@ -263,5 +293,46 @@ mod tests {
             decision.evaluations[0].conditions[0].matched,
             "conditions still explained"
         );
+    }
+}
+
+#[cfg(test)]
+mod cel_rule_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::routing::cel::CelEnv;
+    use crate::domain::severity::Severity;
+
+    #[test]
+    fn cel_errors_do_not_match_and_are_explained() {
+        let env = CelEnv::new();
+        let rule = Rule {
+            id: Uuid::new_v4(),
+            name: "cel".into(),
+            priority: 1,
+            enabled: true,
+            terminal: false,
+            conditions: vec![RuleCondition::Cel(
+                CelCondition::compile("labels.pop == 'x'", &env).unwrap(),
+            )],
+            time: None,
+            actions: vec!["page"],
+        };
+        let alert = RoutedAlert {
+            summary: "x".into(),
+            severity: Severity::Low,
+            source: "grpc".into(),
+            service_id: "svc".into(),
+            status: "triggered".into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        };
+        let set = RuleSet::new(vec![rule], vec!["default"]);
+        let decision = set.decide(&alert, Utc::now(), false);
+        assert!(decision.used_defaults);
+        let result = &decision.evaluations[0].conditions[0];
+        assert_eq!(result.operator, "cel");
+        assert!(result.error.is_some());
     }
 }
