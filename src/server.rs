@@ -17,11 +17,13 @@ use crate::config::Settings;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
+use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
 use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
-use crate::grpc::{self, AlertApi, CatalogApi, UserApi};
+use crate::grpc::{self, AlertApi, CatalogApi, RoutingApi, UserApi};
 use crate::http::{self, AppState};
+use crate::rulebook::RuleBook;
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
@@ -60,6 +62,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         flood_guard: flood_guard.clone(),
         shutdown: shutdown.clone(),
     };
+    let rules = RuleBook::load(store.clone()).await?;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
         .build_v1()?;
@@ -72,6 +75,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .set_serving::<CatalogServiceServer<CatalogApi>>()
         .await;
     health.set_serving::<UserServiceServer<UserApi>>().await;
+    health
+        .set_serving::<RoutingServiceServer<RoutingApi>>()
+        .await;
     let max_message = settings.max_body_bytes;
     let grpc_server = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -83,6 +89,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .add_service(
             CatalogServiceServer::new(CatalogApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            RoutingServiceServer::new(RoutingApi::new(ctx.clone(), rules))
                 .max_decoding_message_size(max_message),
         )
         .add_service(

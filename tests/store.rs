@@ -14,7 +14,7 @@ use oncall::domain::directory::{ApiToken, User};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
-use oncall::store::{AlertQuery, Store, StoreError};
+use oncall::store::{AlertQuery, Store, StoreError, StoredRule};
 use uuid::Uuid;
 
 macro_rules! on_both_stores {
@@ -42,6 +42,7 @@ on_both_stores!(
     users_and_tokens,
     commits_apply_in_order_and_atomically,
     listing_filters_and_pages,
+    routing_rules_round_trip,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -478,4 +479,39 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
         1,
         "any label name can be selected"
     );
+}
+
+async fn routing_rules_round_trip(store: Arc<dyn Store>) {
+    let rule = |name: &str, priority: i32| StoredRule {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        priority,
+        enabled: true,
+        tags: vec!["core".into()],
+        body: vec![0, 1, 2, 255],
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    let late = rule("late", 50);
+    let early = rule("early", 10);
+    store.insert_rule(&late).await.unwrap();
+    store.insert_rule(&early).await.unwrap();
+    assert_eq!(store.get_rule(late.id).await.unwrap(), Some(late.clone()));
+    let names: Vec<String> = store
+        .list_rules()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["early", "late"], "priority order");
+    let mut moved = late.clone();
+    moved.priority = 1;
+    moved.enabled = false;
+    moved.body = vec![9];
+    assert!(store.update_rule(&moved).await.unwrap());
+    assert_eq!(store.list_rules().await.unwrap()[0], moved);
+    assert!(store.delete_rule(moved.id).await.unwrap());
+    assert!(!store.delete_rule(moved.id).await.unwrap());
+    assert!(!store.update_rule(&moved).await.unwrap());
 }

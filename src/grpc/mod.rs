@@ -4,6 +4,7 @@
 mod alerts;
 mod catalog;
 pub mod convert;
+pub mod routing;
 mod users;
 
 use std::sync::Arc;
@@ -24,6 +25,11 @@ pub mod pb {
         pub mod v1 {
             tonic::include_proto!("alerting.v1");
         }
+        pub mod routing {
+            pub mod v1 {
+                tonic::include_proto!("alerting.routing.v1");
+            }
+        }
     }
     pub mod directory {
         pub mod v1 {
@@ -37,6 +43,7 @@ pub mod pb {
 
 pub use alerts::AlertApi;
 pub use catalog::CatalogApi;
+pub use routing::RoutingApi;
 pub use users::{UserApi, issue_token};
 
 /// What every service needs.

@@ -56,6 +56,20 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// A routing rule as stored: its definition is an opaque encoding the gRPC edge owns;
+/// the store keeps the columns listings use beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRule {
+    pub id: Uuid,
+    pub name: String,
+    pub priority: i32,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Which alerts to list. Every non-empty criterion must hold.
 #[derive(Clone, Debug, Default)]
 pub struct AlertQuery {
@@ -124,6 +138,14 @@ pub trait Store: Send + Sync + 'static {
     async fn count_open_alerts(&self, service_id: Uuid) -> StoreResult<i64>;
     /// The highest alert number handed out, 0 when there is none.
     async fn max_alert_number(&self) -> StoreResult<i64>;
+
+    async fn insert_rule(&self, rule: &StoredRule) -> StoreResult<()>;
+    async fn get_rule(&self, id: Uuid) -> StoreResult<Option<StoredRule>>;
+    /// Every rule, in priority order.
+    async fn list_rules(&self) -> StoreResult<Vec<StoredRule>>;
+    /// False when no such rule exists.
+    async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
+    async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.

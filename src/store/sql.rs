@@ -123,6 +123,20 @@ macro_rules! impl_sql_store {
             })
         }
 
+        fn rule_of(row: &DbRow) -> StoreResult<crate::store::StoredRule> {
+            let tags: sqlx::types::Json<Vec<String>> = row.try_get("tags")?;
+            Ok(crate::store::StoredRule {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                priority: row.try_get("priority")?,
+                enabled: row.try_get("enabled")?,
+                tags: tags.0,
+                body: row.try_get("body")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
         fn alert_of(row: &DbRow) -> StoreResult<Alert> {
             let labels: Labels = row.try_get("labels")?;
             let annotations: Labels = row.try_get("annotations")?;
@@ -813,6 +827,69 @@ macro_rules! impl_sql_store {
                 .bind(service_id)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            async fn insert_rule(&self, rule: &crate::store::StoredRule) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO routing_rules (id, name, priority, enabled, tags, body, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(rule.id)
+                .bind(rule.name.as_str())
+                .bind(rule.priority)
+                .bind(rule.enabled)
+                .bind(sqlx::types::Json(&rule.tags))
+                .bind(rule.body.as_slice())
+                .bind(rule.created_at)
+                .bind(rule.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a rule with this id"))?;
+                Ok(())
+            }
+
+            async fn get_rule(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredRule>> {
+                sqlx::query("SELECT * FROM routing_rules WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(rule_of)
+                    .transpose()
+            }
+
+            async fn list_rules(&self) -> StoreResult<Vec<crate::store::StoredRule>> {
+                sqlx::query("SELECT * FROM routing_rules ORDER BY priority, name, id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(rule_of)
+                    .collect()
+            }
+
+            async fn update_rule(&self, rule: &crate::store::StoredRule) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE routing_rules SET name = $1, priority = $2, enabled = $3, tags = $4, \
+                     body = $5, updated_at = $6 WHERE id = $7",
+                )
+                .bind(rule.name.as_str())
+                .bind(rule.priority)
+                .bind(rule.enabled)
+                .bind(sqlx::types::Json(&rule.tags))
+                .bind(rule.body.as_slice())
+                .bind(rule.updated_at)
+                .bind(rule.id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_rule(&self, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM routing_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn max_alert_number(&self) -> StoreResult<i64> {

@@ -1,0 +1,74 @@
+//! The compiled rule set: built from the stored rules when they change and swapped in
+//! whole, so deciding never recompiles a regex or a CEL program.
+
+use std::sync::{Arc, RwLock};
+
+use crate::domain::routing::{CelEnv, RuleSet};
+use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::store::{Store, StoreError};
+
+/// The rule set routing decides with; actions stay in their wire form until the actors
+/// that carry them out take them.
+pub type CompiledRules = RuleSet<pb::RoutingAction>;
+
+#[derive(Clone)]
+pub struct RuleBook {
+    store: Arc<dyn Store>,
+    env: CelEnv,
+    current: Arc<RwLock<Arc<CompiledRules>>>,
+    /// Rules that no longer compile (saved by an older version, say), by name and why.
+    broken: Arc<RwLock<Vec<String>>>,
+}
+
+impl RuleBook {
+    pub async fn load(store: Arc<dyn Store>) -> Result<RuleBook, StoreError> {
+        let book = RuleBook {
+            store,
+            env: CelEnv::new(),
+            current: Arc::new(RwLock::new(Arc::new(RuleSet::new(Vec::new(), Vec::new())))),
+            broken: Arc::new(RwLock::new(Vec::new())),
+        };
+        book.reload().await?;
+        Ok(book)
+    }
+
+    pub fn env(&self) -> &CelEnv {
+        &self.env
+    }
+
+    /// The rule set in force now.
+    pub fn current(&self) -> Arc<CompiledRules> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rules that could not be compiled when the set was built.
+    pub fn broken(&self) -> Vec<String> {
+        match self.broken.read() {
+            Ok(broken) => broken.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the set from the store and swaps it in.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let mut rules = Vec::new();
+        let mut broken = Vec::new();
+        for stored in self.store.list_rules().await? {
+            match crate::grpc::routing::decode_and_compile(&stored, &self.env) {
+                Ok(rule) => rules.push(rule),
+                Err(why) => broken.push(format!("rule {:?} is skipped: {why}", stored.name)),
+            }
+        }
+        let set = Arc::new(RuleSet::new(rules, Vec::new()));
+        if let Ok(mut current) = self.current.write() {
+            *current = set;
+        }
+        if let Ok(mut slot) = self.broken.write() {
+            *slot = broken;
+        }
+        Ok(())
+    }
+}
