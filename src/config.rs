@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Seconds an alert actor stays live without work before it is passivated.
     #[arg(long, env = "ONCALL_ACTOR_IDLE_SECONDS")]
     pub actor_idle_seconds: Option<u64>,
+    /// Let outbound webhooks reach loopback and private addresses (off by default).
+    #[arg(long, env = "ONCALL_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: bool,
 }
 
 /// The TOML file. Unknown keys are errors, so a typo is not silently ignored.
@@ -102,6 +105,8 @@ pub struct ServerSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySection {
+    /// Let outbound webhooks reach loopback and private addresses.
+    pub allow_private_destinations: Option<bool>,
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<usize>,
     /// Most labels on one alert.
@@ -137,6 +142,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub limits: AlertLimits,
     pub per_key_alerts_per_second: u32,
+    pub allow_private_destinations: bool,
     pub engine: EngineSettings,
 }
 
@@ -269,6 +275,8 @@ impl Settings {
                 .per_key_alerts_per_second
                 .or(file.ingest.per_key_alerts_per_second)
                 .unwrap_or(0),
+            allow_private_destinations: args.allow_private_destinations
+                || file.security.allow_private_destinations.unwrap_or(false),
             engine,
         })
     }

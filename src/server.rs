@@ -12,6 +12,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
+use crate::actors::router::{Router, RouterParts};
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
 use crate::domain::access::Role;
@@ -23,10 +24,13 @@ use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
 use crate::grpc::{self, AlertApi, CatalogApi, RoutingApi, UserApi};
 use crate::http::{self, AppState};
+use crate::notify::webhook::WebhookSender;
 use crate::rulebook::RuleBook;
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
+/// New alerts waiting to be routed before ingest slows down.
+const ROUTER_QUEUE: usize = 65_536;
 /// How long shutdown waits for clients to finish their requests and close.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the engine to hand its last writes to the store.
@@ -63,6 +67,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let rules = RuleBook::load(store.clone()).await?;
+    let (router, router_task) = Router::spawn(
+        RouterParts {
+            store: store.clone(),
+            rules: rules.clone(),
+            engine: engine.clone(),
+            webhooks: WebhookSender::new(settings.allow_private_destinations)?,
+            shutdown: shutdown.clone(),
+        },
+        ROUTER_QUEUE,
+    );
+    engine.attach_router(router.clone());
+    tokio::spawn(route_leftovers(store.clone(), router));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
         .build_v1()?;
@@ -137,11 +153,30 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     shutdown.cancel();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     running.shutdown(SHUTDOWN_GRACE).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;
     tracing::info!("oncall stopped");
     Ok(())
+}
+
+/// Routes the open alerts a previous run committed but did not get to route.
+async fn route_leftovers(store: Arc<dyn Store>, router: Router) {
+    match store.unrouted_alerts().await {
+        Ok(ids) => {
+            if !ids.is_empty() {
+                tracing::info!(
+                    alerts = ids.len(),
+                    "routing alerts left unrouted by the last run"
+                );
+            }
+            for id in ids {
+                router.route(id).await;
+            }
+        }
+        Err(error) => tracing::error!(%error, "could not list unrouted alerts"),
+    }
 }
 
 async fn stop_on_signal(

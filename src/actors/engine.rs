@@ -6,7 +6,7 @@
 //! memory. Edges that get [`EngineError::Overloaded`] answer 429/503/RESOURCE_EXHAUSTED.
 
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::alert::CommandReceipt;
 use super::persister::{CommitReceipt, Persister};
+use super::router::Router;
 use super::shard::{Shard, ShardArgs, ShardIngest, ShardMsg};
 use super::{EngineError, IngestResult};
 use crate::domain::alert::Alert;
@@ -75,6 +76,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     changes: broadcast::Sender<AlertChange>,
+    /// Set once at start-up: where committed new alerts go to be routed.
+    router: Arc<OnceLock<Router>>,
 }
 
 /// What `start` returns besides the handle: what `shutdown` needs.
@@ -138,6 +141,7 @@ impl Engine {
             store,
             metrics,
             changes,
+            router: Arc::new(OnceLock::new()),
         };
         Ok((
             engine,
@@ -229,6 +233,7 @@ impl Engine {
             failure,
             started,
             metrics: self.metrics.clone(),
+            router: self.router.get().cloned(),
             _permit: permit,
         })
     }
@@ -240,6 +245,15 @@ impl Engine {
             .get_alert(alert_id)
             .await?
             .ok_or(EngineError::AlertNotFound(alert_id))?;
+        self.apply(&stored, command).await?;
+        self.store
+            .get_alert(alert_id)
+            .await?
+            .ok_or(EngineError::AlertNotFound(alert_id))
+    }
+
+    /// Runs a command on an alert the caller has already loaded, without reading it back.
+    pub async fn apply(&self, stored: &Alert, command: Command) -> Result<(), EngineError> {
         let _permit = self.admit(1, Admission::Immediate).await?;
         let key = AlertKey {
             service_id: stored.service_id,
@@ -247,7 +261,7 @@ impl Engine {
         };
         let shard_refs = self.shard_refs()?;
         let shard = shard_refs[key.shard(shard_refs.len())].clone();
-        let state = AlertState::of(&stored);
+        let state = AlertState::of(stored);
         let now = Utc::now();
         let answer = shard
             .call(
@@ -265,10 +279,14 @@ impl Engine {
         if let Some(commit) = commit {
             landed(&shard, commit).await?;
         }
-        self.store
-            .get_alert(alert_id)
-            .await?
-            .ok_or(EngineError::AlertNotFound(alert_id))
+        Ok(())
+    }
+
+    /// Sends every committed new alert to `router` from now on.
+    pub fn attach_router(&self, router: Router) {
+        if self.router.set(router).is_err() {
+            tracing::warn!("a router was already attached; keeping the first");
+        }
     }
 
     /// Hears of every committed change from now on.
@@ -328,6 +346,7 @@ pub struct PendingIngest {
     failure: Option<EngineError>,
     started: Instant,
     metrics: Arc<Metrics>,
+    router: Option<Router>,
     _permit: InFlight,
 }
 
@@ -346,6 +365,18 @@ impl PendingIngest {
         let total = self.results.len();
         self.metrics
             .request_committed(total, self.started.elapsed().as_secs_f64());
+        if let Some(router) = &self.router {
+            let created = self
+                .results
+                .iter()
+                .flatten()
+                .filter(|r| r.outcome == IngestOutcome::Created);
+            for result in created {
+                if let Some(alert) = &result.alert {
+                    router.route(alert.id).await;
+                }
+            }
+        }
         Ok(IngestReport {
             results: self
                 .results

@@ -9,6 +9,7 @@
 pub mod alert;
 pub mod engine;
 pub mod persister;
+pub mod router;
 pub mod shard;
 
 use crate::domain::lifecycle::{AlertRef, IngestOutcome, LifecycleError};

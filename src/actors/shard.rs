@@ -290,6 +290,21 @@ impl ShardState {
                 state: None,
             });
         }
+        // A record changes no state and needs no timer: it is decided on the passive
+        // record, so routing a storm does not wake an actor per alert.
+        if matches!(command, Command::Record { .. })
+            && let Some(state) = self.passive.get_mut(&key)
+        {
+            let write = lifecycle::command(state, &key, command, now)?;
+            let commit = match write {
+                Some(write) => Some(self.persister.submit(vec![write]).await?),
+                None => None,
+            };
+            return Ok(CommandReceipt {
+                commit,
+                state: Some(state.clone()),
+            });
+        }
         let actor = self.activate(myself, &key).await?;
         let receipt = call(&actor, |reply| AlertMsg::Command(command, now, reply)).await??;
         if receipt.state.is_none() {

@@ -53,16 +53,22 @@ pub enum TimelineKind {
     Escalated,
     NoteAdded,
     Updated,
+    Suppressed,
+    Notified,
+    DeliveryFailed,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 6] = [
+    pub const ALL: [TimelineKind; 9] = [
         TimelineKind::Created,
         TimelineKind::Acknowledged,
         TimelineKind::Resolved,
         TimelineKind::Escalated,
         TimelineKind::NoteAdded,
         TimelineKind::Updated,
+        TimelineKind::Suppressed,
+        TimelineKind::Notified,
+        TimelineKind::DeliveryFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +79,9 @@ impl TimelineKind {
             TimelineKind::Escalated => "escalated",
             TimelineKind::NoteAdded => "note_added",
             TimelineKind::Updated => "updated",
+            TimelineKind::Suppressed => "suppressed",
+            TimelineKind::Notified => "notified",
+            TimelineKind::DeliveryFailed => "delivery_failed",
         }
     }
 
@@ -84,6 +93,8 @@ impl TimelineKind {
 /// Who made a change: a user, the sender of the alert, or oncall itself.
 pub const ACTOR_SOURCE: &str = "source";
 pub const ACTOR_SYSTEM: &str = "system";
+/// Changes made by routing rules.
+pub const ACTOR_ROUTING: &str = "routing";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimelineEntry {

@@ -49,7 +49,9 @@ impl AlertWrite {
             | AlertWrite::Resolve { alert, .. }
             | AlertWrite::Escalate { alert, .. }
             | AlertWrite::AddNote { alert, .. }
-            | AlertWrite::Update { alert, .. } => alert,
+            | AlertWrite::Update { alert, .. }
+            | AlertWrite::Suppress { alert, .. }
+            | AlertWrite::Record { alert, .. } => alert,
         };
         let first = self.timeline().into_iter().next()?;
         let (severity, summary) = match self {
@@ -62,6 +64,7 @@ impl AlertWrite {
             status: match first.kind {
                 TimelineKind::Acknowledged => Some(AlertStatus::Acknowledged),
                 TimelineKind::Resolved => Some(AlertStatus::Resolved),
+                TimelineKind::Suppressed => Some(AlertStatus::Suppressed),
                 _ => None,
             },
             severity,

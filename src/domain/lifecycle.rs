@@ -111,6 +111,21 @@ pub enum AlertWrite {
         at: DateTime<Utc>,
         changes: AlertChanges,
     },
+    Suppress {
+        alert: AlertRef,
+        by: String,
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    /// A fact about the alert that changes none of its state: a notification sent or
+    /// failed.
+    Record {
+        alert: AlertRef,
+        kind: super::alert::TimelineKind,
+        actor: String,
+        message: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What an ingested alert did.
@@ -246,11 +261,37 @@ pub fn ingest(
 /// What a responder asks of one alert.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Acknowledge { by: String, note: Option<String> },
-    Resolve { by: String, note: Option<String> },
-    Escalate { by: String, reason: String },
-    AddNote { author: String, text: String },
-    Update { by: String, changes: AlertChanges },
+    Acknowledge {
+        by: String,
+        note: Option<String>,
+    },
+    Resolve {
+        by: String,
+        note: Option<String>,
+    },
+    Escalate {
+        by: String,
+        reason: String,
+    },
+    AddNote {
+        author: String,
+        text: String,
+    },
+    Update {
+        by: String,
+        changes: AlertChanges,
+    },
+    /// A routing rule or maintenance window holds the alert: no notification for it.
+    Suppress {
+        by: String,
+        reason: String,
+    },
+    /// Record a fact (a notification sent or failed) without changing the alert.
+    Record {
+        kind: super::alert::TimelineKind,
+        actor: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -311,6 +352,27 @@ pub fn command(
             alert,
             author,
             text,
+            at: now,
+        })),
+        Command::Suppress { .. } if resolved || state.status == AlertStatus::Suppressed => Ok(None),
+        Command::Suppress { by, reason } => {
+            state.status = AlertStatus::Suppressed;
+            Ok(Some(AlertWrite::Suppress {
+                alert,
+                by,
+                at: now,
+                reason,
+            }))
+        }
+        Command::Record {
+            kind,
+            actor,
+            message,
+        } => Ok(Some(AlertWrite::Record {
+            alert,
+            kind,
+            actor,
+            message,
             at: now,
         })),
         Command::Update { changes, .. } if changes.is_empty() => Ok(None),

@@ -68,6 +68,19 @@ impl AlertWrite {
                 text,
                 at,
             } => vec![entry(alert.id, TimelineKind::NoteAdded, author, text, at)],
+            AlertWrite::Suppress {
+                alert,
+                by,
+                at,
+                reason,
+            } => vec![entry(alert.id, TimelineKind::Suppressed, by, reason, at)],
+            AlertWrite::Record {
+                alert,
+                kind,
+                actor,
+                message,
+                at,
+            } => vec![entry(alert.id, *kind, actor, message, at)],
             AlertWrite::Update {
                 alert,
                 by,

@@ -89,6 +89,9 @@ pub fn kind_to_pb(kind: TimelineKind) -> pb::AlertEventType {
         TimelineKind::Escalated => pb::AlertEventType::Escalated,
         TimelineKind::NoteAdded => pb::AlertEventType::NoteAdded,
         TimelineKind::Updated => pb::AlertEventType::Updated,
+        TimelineKind::Suppressed => pb::AlertEventType::Suppressed,
+        TimelineKind::Notified => pb::AlertEventType::Notified,
+        TimelineKind::DeliveryFailed => pb::AlertEventType::DeliveryFailed,
     }
 }
 

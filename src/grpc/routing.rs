@@ -350,6 +350,19 @@ fn routed(alert: &alerting::Alert) -> Result<RoutedAlert, Status> {
     })
 }
 
+/// A stored alert as routing sees it.
+pub fn routed_from_domain(alert: &crate::domain::alert::Alert) -> RoutedAlert {
+    RoutedAlert {
+        summary: alert.summary.clone(),
+        severity: alert.severity,
+        source: alert.source.clone(),
+        service_id: alert.service_id.to_string(),
+        status: alert.status.as_str().to_string(),
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+    }
+}
+
 fn condition_to_pb(index: usize, result: &ConditionResult) -> pb::ConditionResult {
     pb::ConditionResult {
         index: index as i32,
@@ -362,7 +375,7 @@ fn condition_to_pb(index: usize, result: &ConditionResult) -> pb::ConditionResul
     }
 }
 
-fn evaluation_to_pb(evaluation: &RuleEvaluation) -> pb::RuleEvaluation {
+pub fn evaluation_to_pb(evaluation: &RuleEvaluation) -> pb::RuleEvaluation {
     pb::RuleEvaluation {
         rule_id: evaluation.rule_id.to_string(),
         rule_name: evaluation.rule_name.clone(),
@@ -603,6 +616,56 @@ impl RoutingService for RoutingApi {
                     action: Some((*action).clone()),
                 })
                 .collect(),
+        }))
+    }
+
+    async fn get_routing_audit_logs(
+        &self,
+        request: Request<pb::GetRoutingAuditLogsRequest>,
+    ) -> Result<Response<pb::GetRoutingAuditLogsResponse>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let body = request.into_inner();
+        let (limit, offset) = page("", body.page_size, &body.page_token)?;
+        let optional_id = |field: &str, value: &str| {
+            (!value.is_empty())
+                .then(|| parse_id(field, value))
+                .transpose()
+        };
+        let query = crate::store::AuditQuery {
+            alert_id: optional_id("alert_id", &body.alert_id)?,
+            rule_id: optional_id("rule_id", &body.rule_id)?,
+            from: body
+                .start_time
+                .as_ref()
+                .map(|t| convert::instant("start_time", t))
+                .transpose()?,
+            to: body
+                .end_time
+                .as_ref()
+                .map(|t| convert::instant("end_time", t))
+                .transpose()?,
+            limit,
+            offset,
+        };
+        let found = self
+            .ctx
+            .store
+            .list_audit(&query)
+            .await
+            .map_err(store_status)?;
+        let logs = found
+            .items
+            .iter()
+            .map(|entry| {
+                pb::RoutingAuditLog::decode(entry.body.as_slice()).map_err(|e| {
+                    Status::data_loss(format!("audit entry {} is unreadable: {e}", entry.id))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(pb::GetRoutingAuditLogsResponse {
+            next_page_token: next_token(offset, logs.len(), limit, found.total),
+            logs,
+            total_count: i32::try_from(found.total).unwrap_or(i32::MAX),
         }))
     }
 

@@ -70,6 +70,28 @@ pub struct StoredRule {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One routing decision as stored: its explanation is an opaque encoding the gRPC edge
+/// owns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredAudit {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    pub matched_rule_ids: Vec<Uuid>,
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which audit entries to list; every given criterion must hold.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub alert_id: Option<Uuid>,
+    pub rule_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// Which alerts to list. Every non-empty criterion must hold.
 #[derive(Clone, Debug, Default)]
 pub struct AlertQuery {
@@ -146,6 +168,12 @@ pub trait Store: Send + Sync + 'static {
     /// False when no such rule exists.
     async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
     async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// Records a routing decision and marks its alert routed, together.
+    async fn record_routing(&self, audit: &StoredAudit) -> StoreResult<()>;
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<StoredAudit>>;
+    /// Open alerts routing has not acted on yet, oldest first.
+    async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.

@@ -373,7 +373,17 @@ macro_rules! impl_sql_store {
                     .await?;
                     (alert, done)
                 }
-                AlertWrite::AddNote { alert, at, .. } => {
+                AlertWrite::Suppress { alert, at, .. } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE alerts SET status = 'suppressed', updated_at = $1 WHERE id = $2{OPEN}"
+                    ))
+                    .bind(*at)
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                    (alert, done)
+                }
+                AlertWrite::AddNote { alert, at, .. } | AlertWrite::Record { alert, at, .. } => {
                     let done = sqlx::query("UPDATE alerts SET updated_at = $1 WHERE id = $2")
                         .bind(*at)
                         .bind(alert.id)
@@ -890,6 +900,91 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn record_routing(&self, audit: &crate::store::StoredAudit) -> StoreResult<()> {
+                let rules: Vec<String> =
+                    audit.matched_rule_ids.iter().map(Uuid::to_string).collect();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO routing_audit_logs (id, alert_id, matched_rule_ids, body, \
+                     created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(audit.id)
+                .bind(audit.alert_id)
+                .bind(rules.join(","))
+                .bind(audit.body.as_slice())
+                .bind(audit.created_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE alerts SET routed_at = $1 WHERE id = $2")
+                    .bind(audit.created_at)
+                    .bind(audit.alert_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_audit(
+                &self,
+                query: &crate::store::AuditQuery,
+            ) -> StoreResult<Page<crate::store::StoredAudit>> {
+                let filters = |qb: &mut QueryBuilder<'_, $db>| {
+                    qb.push(" WHERE 1 = 1");
+                    if let Some(alert) = query.alert_id {
+                        qb.push(" AND alert_id = ").push_bind(alert);
+                    }
+                    if let Some(rule) = query.rule_id {
+                        qb.push(" AND matched_rule_ids LIKE ")
+                            .push_bind(format!("%{rule}%"));
+                    }
+                    if let Some(from) = query.from {
+                        qb.push(" AND created_at >= ").push_bind(from);
+                    }
+                    if let Some(to) = query.to {
+                        qb.push(" AND created_at < ").push_bind(to);
+                    }
+                };
+                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM routing_audit_logs");
+                filters(&mut count);
+                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+                let mut select = QueryBuilder::<$db>::new("SELECT * FROM routing_audit_logs");
+                filters(&mut select);
+                select
+                    .push(" ORDER BY created_at DESC, id LIMIT ")
+                    .push_bind(query.limit)
+                    .push(" OFFSET ")
+                    .push_bind(query.offset);
+                let items = select
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let rules: String = row.try_get("matched_rule_ids")?;
+                        Ok(crate::store::StoredAudit {
+                            id: row.try_get("id")?,
+                            alert_id: row.try_get("alert_id")?,
+                            matched_rule_ids: rules
+                                .split(',')
+                                .filter_map(|r| Uuid::parse_str(r).ok())
+                                .collect(),
+                            body: row.try_get("body")?,
+                            created_at: row.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<StoreResult<_>>()?;
+                Ok(Page { items, total })
+            }
+
+            async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM alerts WHERE routed_at IS NULL AND status <> 'resolved' \
+                     ORDER BY number",
+                )
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn max_alert_number(&self) -> StoreResult<i64> {

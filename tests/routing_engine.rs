@@ -1,0 +1,364 @@
+//! Routing for real: rules over gRPC, alerts in over a webhook, a local sink receives
+//! exactly the expected POSTs, the audit log records the decision, and SimulateRouting
+//! shows the decision the engine took.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use common::{ADMIN_TOKEN, Db, Server, authed, fixture};
+use oncall::grpc::pb::alerting::routing::v1 as pb;
+use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
+use oncall::grpc::pb::alerting::v1 as alerting;
+use serde_json::Value;
+use tonic::transport::Channel;
+
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A webhook sink on loopback that records what it receives.
+async fn sink() -> (String, Received) {
+    let received: Received = Arc::default();
+    let app =
+        axum::Router::new()
+            .route(
+                "/{*path}",
+                post(
+                    |State(store): State<Received>,
+                     uri: axum::http::Uri,
+                     Json(body): Json<Value>| async move {
+                        store.lock().unwrap().push((uri.path().to_string(), body));
+                        "ok"
+                    },
+                ),
+            )
+            .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), received)
+}
+
+fn condition(kind: pb::ConditionType, field: &str, value: &str) -> pb::RoutingCondition {
+    pb::RoutingCondition {
+        r#type: kind as i32,
+        field: field.into(),
+        operator: pb::ConditionOperator::Equals as i32,
+        string_value: value.into(),
+        ..Default::default()
+    }
+}
+
+fn rule(
+    name: &str,
+    priority: i32,
+    terminal: bool,
+    conditions: Vec<pb::RoutingCondition>,
+    actions: Vec<pb::RoutingAction>,
+) -> pb::RoutingRule {
+    pb::RoutingRule {
+        name: name.into(),
+        priority,
+        enabled: true,
+        terminal,
+        conditions,
+        actions,
+        ..Default::default()
+    }
+}
+
+fn action(kind: pb::ActionType) -> pb::RoutingAction {
+    pb::RoutingAction {
+        r#type: kind as i32,
+        ..Default::default()
+    }
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn rules_route_alerts_to_webhooks_and_record_why() {
+    let (sink_url, received) = sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (service, key) = server.service_with_key("core").await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut routing = RoutingServiceClient::new(channel);
+    let create = |rule: pb::RoutingRule| {
+        authed(
+            pb::CreateRoutingRuleRequest { rule: Some(rule) },
+            ADMIN_TOKEN,
+        )
+    };
+
+    let mut page = action(pb::ActionType::NotifyWebhook);
+    page.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: format!("{sink_url}/critical"),
+    });
+    let mut escalate = action(pb::ActionType::Escalate);
+    escalate.escalate = Some(pb::EscalateAction {
+        escalation_policy_id: uuid::Uuid::new_v4().to_string(),
+    });
+    let critical = routing
+        .create_routing_rule(create(rule(
+            "critical pages",
+            10,
+            true,
+            vec![condition(pb::ConditionType::Severity, "", "critical")],
+            vec![page, escalate],
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut set_team = action(pb::ActionType::SetLabel);
+    set_team.set_label = Some(pb::SetLabelAction {
+        key: "team".into(),
+        value: "optics".into(),
+    });
+    routing
+        .create_routing_rule(create(rule(
+            "optics team",
+            20,
+            false,
+            vec![condition(pb::ConditionType::Label, "alertname", "IfDown")],
+            vec![set_team],
+        )))
+        .await
+        .unwrap();
+    let mut hush = action(pb::ActionType::Suppress);
+    hush.suppress = Some(pb::SuppressAction {
+        reason: "known flapping port".into(),
+        duration: None,
+    });
+    let mut also_page = action(pb::ActionType::NotifyWebhook);
+    also_page.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: format!("{sink_url}/noise"),
+    });
+    routing
+        .create_routing_rule(create(rule(
+            "noise",
+            30,
+            true,
+            vec![condition(pb::ConditionType::Label, "alertname", "Noise")],
+            vec![hush, also_page],
+        )))
+        .await
+        .unwrap();
+
+    // A critical BGP alert: one POST to the sink, an escalation recorded as pending.
+    let (status, _, _) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &fixture("alertmanager/am-0.25-webhook-1.json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let posts = eventually("the webhook POST", async || {
+        let posts = received.lock().unwrap().clone();
+        (!posts.is_empty()).then_some(posts)
+    })
+    .await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].0, "/critical");
+    assert_eq!(posts[0].1["fingerprint"], "920301b2e33ecfe9");
+    assert_eq!(posts[0].1["severity"], "critical");
+    assert_eq!(posts[0].1["rule"]["name"], "critical pages");
+    let bgp = server
+        .list_all(&service)
+        .await
+        .0
+        .into_iter()
+        .find(|a| a.fingerprint == "920301b2e33ecfe9")
+        .unwrap();
+    let audit = eventually("the audit entry", async || {
+        let logs = routing
+            .get_routing_audit_logs(authed(
+                pb::GetRoutingAuditLogsRequest {
+                    alert_id: bgp.id.clone(),
+                    ..Default::default()
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner()
+            .logs;
+        logs.into_iter().next()
+    })
+    .await;
+    let outcomes: Vec<&str> = audit.actions.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["sent", "pending: escalation"]);
+    assert!(audit.actions.iter().all(|a| a.rule_id == critical.id));
+    assert!(audit.evaluations[0].matched);
+    let timeline = server
+        .alerts()
+        .await
+        .get_alert_events(authed(
+            alerting::GetAlertEventsRequest { id: bgp.id.clone() },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.r#type == alerting::AlertEventType::Notified as i32)
+    );
+
+    // SimulateRouting shows the decision the engine took.
+    let simulated = routing
+        .simulate_routing(authed(
+            pb::SimulateRoutingRequest {
+                alert: Some(bgp.clone()),
+                simulate_time: None,
+                include_disabled: false,
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let simulated_rules: Vec<&str> = simulated
+        .actions
+        .iter()
+        .map(|a| a.rule_id.as_str())
+        .collect();
+    let audited_rules: Vec<&str> = audit.actions.iter().map(|a| a.rule_id.as_str()).collect();
+    assert_eq!(simulated_rules, audited_rules);
+
+    // The storm group: no POSTs (warning severity), but every IfDown gets its team label.
+    let (status, _, _) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &fixture("alertmanager/am-0.25-webhook-storm-group.json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually("every storm alert labelled", async || {
+        let alerts = server.list_all(&service).await.0;
+        let labelled = alerts
+            .iter()
+            .filter(|a| a.labels.get("team").map(String::as_str) == Some("optics"))
+            .count();
+        (labelled == 235).then_some(())
+    })
+    .await;
+
+    // Suppression holds the alert and sends nothing.
+    let (status, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/generic/{key}"),
+            r#"{"summary": "port flapping", "labels": {"alertname": "Noise"}}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = body["alert"]["id"].as_str().unwrap().to_string();
+    let mut alerts = server.alerts().await;
+    eventually("suppression", async || {
+        let alert = alerts
+            .get_alert(authed(
+                alerting::GetAlertRequest { id: id.clone() },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner();
+        (alert.status == alerting::AlertStatus::Suppressed as i32).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let posts = received.lock().unwrap().clone();
+    assert_eq!(
+        posts.len(),
+        1,
+        "the suppressed alert was not posted: {posts:?}"
+    );
+    // A suppressed alert can still be resolved.
+    alerts
+        .resolve_alert(authed(
+            alerting::ResolveAlertRequest {
+                id,
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn private_destinations_are_refused_by_default() {
+    let (sink_url, received) = sink().await;
+    let db = Db::sqlite();
+    let server = Server::start(&db).await;
+    let (_, key) = server.service_with_key("strict").await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut routing = RoutingServiceClient::new(channel);
+    let mut page = action(pb::ActionType::NotifyWebhook);
+    page.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: format!("{sink_url}/all"),
+    });
+    routing
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(rule("all", 1, true, vec![], vec![page])),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let (status, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/generic/{key}"),
+            r#"{"summary": "x"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = body["alert"]["id"].as_str().unwrap().to_string();
+    let audit = eventually("the audit entry", async || {
+        routing
+            .get_routing_audit_logs(authed(
+                pb::GetRoutingAuditLogsRequest {
+                    alert_id: id.clone(),
+                    ..Default::default()
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner()
+            .logs
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(audit.actions[0].outcome, "refused");
+    assert!(
+        audit.actions[0].detail.contains("private"),
+        "{}",
+        audit.actions[0].detail
+    );
+    assert!(received.lock().unwrap().is_empty());
+}
