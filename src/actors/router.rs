@@ -2,17 +2,18 @@
 //! book (the same pure decision SimulateRouting shows), carries out the actions that
 //! exist today, and records the whole decision and every outcome in the audit log.
 //!
-//! It is a tokio task with a bounded queue, like the persister. An alert is marked routed
-//! only together with its audit entry, so one whose routing was cut short by a stop is
-//! routed on the next start; that can repeat an action, never skip one.
+//! It is a tokio task with a bounded queue, like the persister, and routes in batches.
+//! An alert is marked routed only together with its audit entry, so one whose routing was
+//! cut short by a stop is routed on the next start; that can repeat an action, never
+//! skip one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use prost::Message;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -23,11 +24,13 @@ use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
-use crate::rulebook::RuleBook;
+use crate::rulebook::{CompiledRules, RuleBook};
 use crate::store::{Store, StoredAudit};
 
-/// Alerts routed at once; each may be waiting on a webhook.
+/// Alerts of a batch routed at once; each may be waiting on a webhook.
 const CONCURRENCY: usize = 64;
+/// Most alerts routed in one batch.
+const MAX_BATCH: usize = 2_000;
 
 #[derive(Clone)]
 pub struct Router {
@@ -59,41 +62,59 @@ impl Router {
 }
 
 async fn run(parts: Arc<RouterParts>, mut inbox: mpsc::Receiver<Uuid>) {
-    let slots = Arc::new(Semaphore::new(CONCURRENCY));
     loop {
-        let alert_id = tokio::select! {
+        let first = tokio::select! {
             () = parts.shutdown.cancelled() => break,
             next = inbox.recv() => match next {
                 Some(id) => id,
                 None => break,
             },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        let parts = parts.clone();
-        tokio::spawn(async move {
-            if let Err(error) = route(&parts, alert_id).await {
-                tracing::error!(alert = %alert_id, %error, "routing failed; retried on the next start");
+        // Route in batches: one read and one write for the lot, so a storm's routing
+        // costs a share of a transaction per alert, not a transaction each.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match inbox.try_recv() {
+                Ok(id) => batch.push(id),
+                Err(_) => break,
             }
-            drop(slot);
-        });
+        }
+        if let Err(error) = route_batch(&parts, &batch).await {
+            tracing::error!(alerts = batch.len(), %error, "routing failed; retried on the next start");
+        }
     }
-    // Let routings in flight finish (bounded), so their audit entries are written.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        slots.acquire_many(CONCURRENCY as u32),
-    )
-    .await;
 }
 
-async fn route(parts: &RouterParts, alert_id: Uuid) -> Result<(), crate::store::StoreError> {
-    let Some(alert) = parts.store.get_alert(alert_id).await? else {
-        return Ok(());
-    };
+async fn route_batch(parts: &RouterParts, ids: &[Uuid]) -> Result<(), crate::store::StoreError> {
+    let alerts = parts.store.get_alerts(ids).await?;
     let now = Utc::now();
     let rules = parts.rules.current();
-    let decision = rules.decide(&routed_from_domain(&alert), now, false);
+    // Collected first: a lazily mapped stream of borrowing futures trips the compiler's
+    // higher-ranked lifetime check under `tokio::spawn`.
+    let routings: Vec<_> = alerts
+        .iter()
+        .map(|alert| route_one(parts, &rules, alert, now))
+        .collect();
+    let decided = futures_util::stream::iter(routings)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let audits: Vec<StoredAudit> = decided.into_iter().flatten().collect();
+    parts.store.record_routing(&audits, ids, now).await
+}
+
+/// Decides for one alert and carries out its actions; `None` when no rule had anything
+/// to say (no rules, no defaults): there is nothing to audit.
+async fn route_one(
+    parts: &RouterParts,
+    rules: &CompiledRules,
+    alert: &Alert,
+    now: chrono::DateTime<Utc>,
+) -> Option<StoredAudit> {
+    let decision = rules.decide(&routed_from_domain(alert), now, false);
+    if decision.evaluations.is_empty() && decision.actions.is_empty() {
+        return None;
+    }
     let suppressing = decision
         .actions
         .iter()
@@ -104,7 +125,7 @@ async fn route(parts: &RouterParts, alert_id: Uuid) -> Result<(), crate::store::
             .and_then(|id| rules.rules().iter().find(|r| r.id == id))
             .map(|r| r.name.as_str());
         let (outcome, detail) =
-            act(parts, &alert, action, rule_id.zip(rule_name), suppressing).await;
+            act(parts, alert, action, rule_id.zip(rule_name), suppressing).await;
         outcomes.push(pb::ActionOutcome {
             rule_id: rule_id.map(|r| r.to_string()).unwrap_or_default(),
             action: Some((*action).clone()),
@@ -112,30 +133,27 @@ async fn route(parts: &RouterParts, alert_id: Uuid) -> Result<(), crate::store::
             detail,
         });
     }
+    let id = Uuid::now_v7();
     let log = pb::RoutingAuditLog {
-        id: Uuid::now_v7().to_string(),
+        id: id.to_string(),
         alert_id: alert.id.to_string(),
         evaluated_at: Some(crate::grpc::convert::timestamp(now)),
         evaluations: decision.evaluations.iter().map(evaluation_to_pb).collect(),
         actions: outcomes,
         used_default_actions: decision.used_defaults,
     };
-    let matched = decision
-        .evaluations
-        .iter()
-        .filter(|e| e.matched)
-        .map(|e| e.rule_id)
-        .collect();
-    parts
-        .store
-        .record_routing(&StoredAudit {
-            id: Uuid::parse_str(&log.id).unwrap_or_else(|_| Uuid::now_v7()),
-            alert_id: alert.id,
-            matched_rule_ids: matched,
-            body: log.encode_to_vec(),
-            created_at: now,
-        })
-        .await
+    Some(StoredAudit {
+        id,
+        alert_id: alert.id,
+        matched_rule_ids: decision
+            .evaluations
+            .iter()
+            .filter(|e| e.matched)
+            .map(|e| e.rule_id)
+            .collect(),
+        body: log.encode_to_vec(),
+        created_at: now,
+    })
 }
 
 /// Carries out one action; returns its outcome and a detail for the audit log.

@@ -169,8 +169,16 @@ pub trait Store: Send + Sync + 'static {
     async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
     async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
 
-    /// Records a routing decision and marks its alert routed, together.
-    async fn record_routing(&self, audit: &StoredAudit) -> StoreResult<()>;
+    /// Records routing decisions and marks their alerts routed, in one transaction.
+    /// `routed` may name alerts without an audit entry (no rule had anything to say).
+    async fn record_routing(
+        &self,
+        audits: &[StoredAudit],
+        routed: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The alerts with these ids that exist, in no particular order.
+    async fn get_alerts(&self, ids: &[Uuid]) -> StoreResult<Vec<Alert>>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<StoredAudit>>;
     /// Open alerts routing has not acted on yet, oldest first.
     async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;

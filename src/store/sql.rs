@@ -902,28 +902,59 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn record_routing(&self, audit: &crate::store::StoredAudit) -> StoreResult<()> {
-                let rules: Vec<String> =
-                    audit.matched_rule_ids.iter().map(Uuid::to_string).collect();
+            async fn record_routing(
+                &self,
+                audits: &[crate::store::StoredAudit],
+                routed: &[Uuid],
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO routing_audit_logs (id, alert_id, matched_rule_ids, body, \
-                     created_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(audit.id)
-                .bind(audit.alert_id)
-                .bind(rules.join(","))
-                .bind(audit.body.as_slice())
-                .bind(audit.created_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE alerts SET routed_at = $1 WHERE id = $2")
-                    .bind(audit.created_at)
-                    .bind(audit.alert_id)
-                    .execute(&mut *tx)
-                    .await?;
+                for chunk in audits.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO routing_audit_logs (id, alert_id, matched_rule_ids, body, \
+                         created_at) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut row, audit| {
+                        let rules: Vec<String> =
+                            audit.matched_rule_ids.iter().map(Uuid::to_string).collect();
+                        row.push_bind(audit.id)
+                            .push_bind(audit.alert_id)
+                            .push_bind(rules.join(","))
+                            .push_bind(audit.body.clone())
+                            .push_bind(audit.created_at);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in routed.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE alerts SET routed_at = ");
+                    qb.push_bind(at).push(" WHERE id IN (");
+                    let mut ids = qb.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn get_alerts(&self, ids: &[Uuid]) -> StoreResult<Vec<Alert>> {
+                let mut alerts = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(format!(
+                        "SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ("
+                    ));
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(&self.pool).await? {
+                        alerts.push(alert_of(&row)?);
+                    }
+                }
+                Ok(alerts)
             }
 
             async fn list_audit(
