@@ -25,7 +25,11 @@ impl RuleBook {
         let book = RuleBook {
             store,
             env: CelEnv::new(),
-            current: Arc::new(RwLock::new(Arc::new(RuleSet::new(Vec::new(), Vec::new())))),
+            current: Arc::new(RwLock::new(Arc::new(RuleSet::new(
+                Vec::new(),
+                Vec::new(),
+                CelEnv::new(),
+            )))),
             broken: Arc::new(RwLock::new(Vec::new())),
         };
         book.reload().await?;
@@ -62,7 +66,7 @@ impl RuleBook {
                 Err(why) => broken.push(format!("rule {:?} is skipped: {why}", stored.name)),
             }
         }
-        let set = Arc::new(RuleSet::new(rules, Vec::new()));
+        let set = Arc::new(RuleSet::new(rules, Vec::new(), self.env.clone()));
         if let Ok(mut current) = self.current.write() {
             *current = set;
         }

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::Engine;
 use crate::domain::alert::{ACTOR_ROUTING, Alert, TimelineKind};
 use crate::domain::lifecycle::{AlertChanges, Command};
+use crate::domain::routing::Explain;
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
@@ -111,8 +112,8 @@ async fn route_one(
     alert: &Alert,
     now: chrono::DateTime<Utc>,
 ) -> Option<StoredAudit> {
-    let decision = rules.decide(&routed_from_domain(alert), now, false);
-    if decision.evaluations.is_empty() && decision.actions.is_empty() {
+    let decision = rules.decide(&routed_from_domain(alert), now, false, Explain::Matches);
+    if decision.rules_evaluated == 0 && decision.actions.is_empty() {
         return None;
     }
     let suppressing = decision
@@ -141,6 +142,7 @@ async fn route_one(
         evaluations: decision.evaluations.iter().map(evaluation_to_pb).collect(),
         actions: outcomes,
         used_default_actions: decision.used_defaults,
+        rules_evaluated: decision.rules_evaluated as i32,
     };
     Some(StoredAudit {
         id,

@@ -15,8 +15,8 @@ use super::pb::alerting::v1 as alerting;
 use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::domain::access::{Action, Principal};
 use crate::domain::routing::{
-    CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Field, Operator, RoutedAlert,
-    Rule, RuleCondition, RuleEvaluation, TimeCondition,
+    CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Explain, Field, Operator,
+    RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
 };
 use crate::domain::severity::Severity;
 use crate::rulebook::RuleBook;
@@ -604,8 +604,12 @@ impl RoutingService for RoutingApi {
             Some(t) => convert::instant("test_time", t)?,
             None => Utc::now(),
         };
-        let set = crate::domain::routing::RuleSet::new(vec![compiled], Vec::new());
-        let decision = set.decide(&alert, now, true);
+        let set = crate::domain::routing::RuleSet::new(
+            vec![compiled],
+            Vec::new(),
+            self.rules.env().clone(),
+        );
+        let decision = set.decide(&alert, now, true, Explain::Everything);
         Ok(Response::new(pb::TestRoutingRuleResponse {
             evaluation: decision.evaluations.first().map(evaluation_to_pb),
             actions: decision
@@ -685,7 +689,7 @@ impl RoutingService for RoutingApi {
             None => Utc::now(),
         };
         let set = self.rules.current();
-        let decision = set.decide(&alert, now, body.include_disabled);
+        let decision = set.decide(&alert, now, body.include_disabled, Explain::Everything);
         let mut warnings = self.rules.broken();
         if set.rules().is_empty() {
             warnings.push("there are no routing rules".into());

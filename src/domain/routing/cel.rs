@@ -36,7 +36,6 @@ impl std::fmt::Debug for CelEnv {
 pub struct CelCondition {
     source: String,
     program: Arc<Program>,
-    env: CelEnv,
 }
 
 impl std::fmt::Debug for CelCondition {
@@ -58,11 +57,12 @@ impl CelCondition {
         if source.trim().is_empty() {
             return Err("the expression is empty".into());
         }
-        let program = Program::compile(source).map_err(|e| e.to_string())?;
+        // Compiled in the environment it will run in, so macros and declared functions
+        // agree between saving and deciding.
+        let program = env.0.compile(source).map_err(|e| e.to_string())?;
         Ok(CelCondition {
             source: source.to_string(),
             program: Arc::new(program),
-            env: env.clone(),
         })
     }
 
@@ -70,10 +70,36 @@ impl CelCondition {
         &self.source
     }
 
-    pub fn evaluate(&self, alert: &RoutedAlert, now: DateTime<Utc>) -> CelOutcome {
-        let mut context = Context::with_env(self.env.0.clone());
+    /// Evaluates against an activation built once per alert.
+    pub fn evaluate(&self, activation: &CelActivation) -> CelOutcome {
+        let context = match &activation.context {
+            Ok(context) => context,
+            Err(error) => return failed(error.clone()),
+        };
+        match self.program.execute(context) {
+            Ok(Value::Bool(matched)) => CelOutcome {
+                matched,
+                error: None,
+            },
+            Ok(other) => failed(format!("the expression gave {other:?}, not a bool")),
+            Err(e) => failed(e.to_string()),
+        }
+    }
+}
+
+/// The variables and functions of one alert at one instant, built once and shared by
+/// every CEL condition that alert meets.
+pub struct CelActivation {
+    context: Result<Context<'static, 'static>, String>,
+}
+
+impl CelActivation {
+    pub fn new(env: &CelEnv, alert: &RoutedAlert, now: DateTime<Utc>) -> CelActivation {
+        let mut context = Context::with_env(env.0.clone());
         if let Err(e) = context.add_function("cidrContains", cidr_contains) {
-            return failed(format!("cidrContains: {e:?}"));
+            return CelActivation {
+                context: Err(format!("cidrContains: {e:?}")),
+            };
         }
         let text = |s: &str| Value::from(s.to_string());
         let map = |pairs: Vec<(&str, Value)>| {
@@ -139,13 +165,8 @@ impl CelCondition {
             map(vec![("name", fact(&["oncall_carrier", "carrier"]))]),
         );
         context.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
-        match self.program.execute(&context) {
-            Ok(Value::Bool(matched)) => CelOutcome {
-                matched,
-                error: None,
-            },
-            Ok(other) => failed(format!("the expression gave {other:?}, not a bool")),
-            Err(e) => failed(e.to_string()),
+        CelActivation {
+            context: Ok(context),
         }
     }
 }
@@ -210,9 +231,10 @@ mod tests {
 
     fn eval(source: &str) -> CelOutcome {
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
-        CelCondition::compile(source, &CelEnv::new())
+        let env = CelEnv::new();
+        CelCondition::compile(source, &env)
             .unwrap()
-            .evaluate(&alert(), now)
+            .evaluate(&CelActivation::new(&env, &alert(), now))
     }
 
     #[test]

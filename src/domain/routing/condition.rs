@@ -235,9 +235,25 @@ impl Condition {
         })
     }
 
+    /// Whether the condition holds, without building its explanation.
+    pub fn holds(&self, alert: &RoutedAlert) -> bool {
+        self.test(self.field.value(alert))
+    }
+
     pub fn evaluate(&self, alert: &RoutedAlert) -> ConditionResult {
         let actual = self.field.value(alert);
-        let matched = match (&self.operand, actual) {
+        ConditionResult {
+            field: self.field.describe(),
+            operator: self.operator.as_str(),
+            expected: self.describe_operand(),
+            actual: actual.map(str::to_string),
+            matched: self.test(actual),
+            error: None,
+        }
+    }
+
+    fn test(&self, actual: Option<&str>) -> bool {
+        match (&self.operand, actual) {
             (_, None) => self.operator == Operator::NotExists || self.negative(),
             (Operand::None, Some(_)) => self.operator == Operator::Exists,
             (Operand::Text(expected), Some(actual)) => match self.operator {
@@ -265,14 +281,6 @@ impl Condition {
                     _ => false,
                 }
             }
-        };
-        ConditionResult {
-            field: self.field.describe(),
-            operator: self.operator.as_str(),
-            expected: self.describe_operand(),
-            actual: actual.map(str::to_string),
-            matched,
-            error: None,
         }
     }
 

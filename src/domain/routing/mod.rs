@@ -10,9 +10,9 @@ pub mod condition;
 pub mod rule;
 pub mod time_window;
 
-pub use cel::{CelCondition, CelEnv, CelOutcome};
+pub use cel::{CelActivation, CelCondition, CelEnv, CelOutcome};
 pub use condition::{
     Condition, ConditionError, ConditionResult, ConditionSpec, Field, Operator, RoutedAlert,
 };
-pub use rule::{Decision, Rule, RuleCondition, RuleEvaluation, RuleSet};
+pub use rule::{Decision, Explain, Rule, RuleCondition, RuleEvaluation, RuleSet};
 pub use time_window::{TimeCondition, TimeConditionError, TimeResult, TimeWindow};

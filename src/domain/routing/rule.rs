@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::cel::CelCondition;
+use super::cel::{CelActivation, CelCondition, CelEnv};
 use super::condition::{Condition, ConditionResult, RoutedAlert};
 use super::time_window::{TimeCondition, TimeResult};
 
@@ -34,15 +34,22 @@ pub enum RuleCondition {
 }
 
 impl RuleCondition {
-    pub fn evaluate(&self, alert: &RoutedAlert, now: DateTime<Utc>) -> ConditionResult {
+    fn holds(&self, alert: &RoutedAlert, cel: &mut Activation<'_>) -> bool {
+        match self {
+            RuleCondition::Match(condition) => condition.holds(alert),
+            RuleCondition::Cel(program) => program.evaluate(cel.get()).matched,
+        }
+    }
+
+    fn evaluate(&self, alert: &RoutedAlert, cel: &mut Activation<'_>) -> ConditionResult {
         match self {
             RuleCondition::Match(condition) => condition.evaluate(alert),
-            RuleCondition::Cel(cel) => {
-                let outcome = cel.evaluate(alert, now);
+            RuleCondition::Cel(program) => {
+                let outcome = program.evaluate(cel.get());
                 ConditionResult {
                     field: "cel".into(),
                     operator: "cel",
-                    expected: cel.source().to_string(),
+                    expected: program.source().to_string(),
                     actual: None,
                     matched: outcome.matched,
                     error: outcome.error,
@@ -50,6 +57,32 @@ impl RuleCondition {
             }
         }
     }
+}
+
+/// The CEL activation of one alert, built the first time a CEL condition needs it.
+struct Activation<'a> {
+    env: &'a CelEnv,
+    alert: &'a RoutedAlert,
+    now: DateTime<Utc>,
+    built: Option<CelActivation>,
+}
+
+impl Activation<'_> {
+    fn get(&mut self) -> &CelActivation {
+        self.built
+            .get_or_insert_with(|| CelActivation::new(self.env, self.alert, self.now))
+    }
+}
+
+/// How much of the decision to explain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explain {
+    /// Every rule, every condition: for TestRoutingRule and SimulateRouting.
+    Everything,
+    /// The matched rules with every condition; the others are only counted. What the
+    /// engine records for each alert, so a storm is not slowed by explanations nobody
+    /// reads.
+    Matches,
 }
 
 /// How one rule fared against one alert.
@@ -69,7 +102,10 @@ pub struct RuleEvaluation {
 /// What routing decided for one alert, with its full explanation.
 #[derive(Debug)]
 pub struct Decision<'a, A> {
+    /// Every rule's evaluation, or only the matched ones' (see [`Explain`]).
     pub evaluations: Vec<RuleEvaluation>,
+    /// Rules evaluated (not skipped).
+    pub rules_evaluated: usize,
     /// The actions to run, in rule order, each with the rule it came from (`None` for
     /// the defaults).
     pub actions: Vec<(Option<Uuid>, &'a A)>,
@@ -81,13 +117,19 @@ pub struct Decision<'a, A> {
 pub struct RuleSet<A> {
     rules: Vec<Rule<A>>,
     defaults: Vec<A>,
+    env: CelEnv,
 }
 
 impl<A> RuleSet<A> {
     /// Orders the rules by priority (ties by name, then id, so the order is stable).
-    pub fn new(mut rules: Vec<Rule<A>>, defaults: Vec<A>) -> RuleSet<A> {
+    /// `env` must be the environment the rules' CEL conditions were compiled in.
+    pub fn new(mut rules: Vec<Rule<A>>, defaults: Vec<A>, env: CelEnv) -> RuleSet<A> {
         rules.sort_by(|a, b| (a.priority, &a.name, a.id).cmp(&(b.priority, &b.name, b.id)));
-        RuleSet { rules, defaults }
+        RuleSet {
+            rules,
+            defaults,
+            env,
+        }
     }
 
     pub fn rules(&self) -> &[Rule<A>] {
@@ -101,10 +143,19 @@ impl<A> RuleSet<A> {
         alert: &RoutedAlert,
         now: DateTime<Utc>,
         include_disabled: bool,
+        explain: Explain,
     ) -> Decision<'_, A> {
-        let mut evaluations = Vec::with_capacity(self.rules.len());
+        let mut cel = Activation {
+            env: &self.env,
+            alert,
+            now,
+            built: None,
+        };
+        let mut evaluations = Vec::new();
         let mut actions = Vec::new();
         let mut stopped = false;
+        let mut matched_any = false;
+        let mut rules_evaluated = 0;
         for rule in &self.rules {
             let skip = if stopped {
                 Some("an earlier terminal rule matched")
@@ -114,25 +165,43 @@ impl<A> RuleSet<A> {
                 None
             };
             if let Some(reason) = skip {
-                evaluations.push(RuleEvaluation {
-                    rule_id: rule.id,
-                    rule_name: rule.name.clone(),
-                    evaluated: false,
-                    matched: false,
-                    skipped_because: Some(reason),
-                    time: None,
-                    conditions: Vec::new(),
-                });
+                if explain == Explain::Everything {
+                    evaluations.push(RuleEvaluation {
+                        rule_id: rule.id,
+                        rule_name: rule.name.clone(),
+                        evaluated: false,
+                        matched: false,
+                        skipped_because: Some(reason),
+                        time: None,
+                        conditions: Vec::new(),
+                    });
+                }
                 continue;
             }
-            let evaluation = evaluate(rule, alert, now);
-            if evaluation.matched {
+            rules_evaluated += 1;
+            let matched = match explain {
+                Explain::Everything => {
+                    let evaluation = evaluate(rule, alert, now, &mut cel);
+                    let matched = evaluation.matched;
+                    evaluations.push(evaluation);
+                    matched
+                }
+                Explain::Matches => {
+                    let matched = rule.time.as_ref().is_none_or(|t| t.holds(now))
+                        && rule.conditions.iter().all(|c| c.holds(alert, &mut cel));
+                    if matched {
+                        evaluations.push(evaluate(rule, alert, now, &mut cel));
+                    }
+                    matched
+                }
+            };
+            if matched {
+                matched_any = true;
                 actions.extend(rule.actions.iter().map(|a| (Some(rule.id), a)));
                 stopped = rule.terminal;
             }
-            evaluations.push(evaluation);
         }
-        let used_defaults = !evaluations.iter().any(|e| e.matched);
+        let used_defaults = !matched_any;
         if used_defaults {
             actions.extend(self.defaults.iter().map(|a| (None, a)));
         }
@@ -140,18 +209,24 @@ impl<A> RuleSet<A> {
             evaluations,
             actions,
             used_defaults,
+            rules_evaluated,
         }
     }
 }
 
-/// One rule against one alert: the time condition first, then every condition (all
-/// are evaluated, so the explanation is complete).
-pub fn evaluate<A>(rule: &Rule<A>, alert: &RoutedAlert, now: DateTime<Utc>) -> RuleEvaluation {
+/// One rule against one alert, fully explained: the time condition first, then every
+/// condition (all are evaluated, so the explanation is complete).
+fn evaluate<A>(
+    rule: &Rule<A>,
+    alert: &RoutedAlert,
+    now: DateTime<Utc>,
+    cel: &mut Activation<'_>,
+) -> RuleEvaluation {
     let time = rule.time.as_ref().map(|t| t.evaluate(now));
     let conditions: Vec<ConditionResult> = rule
         .conditions
         .iter()
-        .map(|c| c.evaluate(alert, now))
+        .map(|c| c.evaluate(alert, cel))
         .collect();
     let matched = time.as_ref().is_none_or(|t| t.matched) && conditions.iter().all(|c| c.matched);
     RuleEvaluation {
@@ -225,8 +300,14 @@ mod tests {
                 rule("iad-first", 10, false, "IAD1"),
             ],
             vec!["default"],
+            CelEnv::new(),
         );
-        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        let decision = set.decide(
+            &alert(Severity::High, "IAD1"),
+            now(),
+            false,
+            Explain::Everything,
+        );
         let actions: Vec<&str> = decision.actions.iter().map(|(_, a)| **a).collect();
         assert_eq!(actions, ["page-iad", "ticket-iad"]);
         assert!(!decision.used_defaults);
@@ -240,8 +321,14 @@ mod tests {
                 rule("iad-second", 20, false, "IAD1"),
             ],
             vec!["default"],
+            CelEnv::new(),
         );
-        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        let decision = set.decide(
+            &alert(Severity::High, "IAD1"),
+            now(),
+            false,
+            Explain::Everything,
+        );
         let actions: Vec<&str> = decision.actions.iter().map(|(_, a)| **a).collect();
         assert_eq!(actions, ["page-iad"]);
         assert_eq!(
@@ -257,16 +344,54 @@ mod tests {
         let set = RuleSet::new(
             vec![disabled, rule("fra", 20, false, "FRA3")],
             vec!["default"],
+            CelEnv::new(),
         );
-        let decision = set.decide(&alert(Severity::High, "IAD1"), now(), false);
+        let decision = set.decide(
+            &alert(Severity::High, "IAD1"),
+            now(),
+            false,
+            Explain::Everything,
+        );
         assert!(decision.used_defaults);
         assert_eq!(decision.actions.len(), 1);
         assert_eq!(*decision.actions[0].1, "default");
         assert_eq!(decision.actions[0].0, None);
         assert_eq!(decision.evaluations[0].skipped_because, Some("disabled"));
-        let what_if = set.decide(&alert(Severity::High, "IAD1"), now(), true);
+        let what_if = set.decide(
+            &alert(Severity::High, "IAD1"),
+            now(),
+            true,
+            Explain::Everything,
+        );
         assert!(what_if.evaluations[0].matched);
         assert!(!what_if.used_defaults);
+    }
+
+    #[test]
+    fn explaining_matches_only_keeps_the_same_decision() {
+        let set = RuleSet::new(
+            vec![
+                rule("fra", 5, false, "FRA3"),
+                rule("iad-first", 10, true, "IAD1"),
+                rule("iad-second", 20, false, "IAD1"),
+            ],
+            vec!["default"],
+            CelEnv::new(),
+        );
+        let alert = alert(Severity::High, "IAD1");
+        let full = set.decide(&alert, now(), false, Explain::Everything);
+        let lean = set.decide(&alert, now(), false, Explain::Matches);
+        let actions = |d: &Decision<'_, &str>| {
+            d.actions
+                .iter()
+                .map(|(r, a)| (*r, a.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(actions(&full), actions(&lean));
+        assert_eq!(full.evaluations.len(), 3);
+        assert_eq!(lean.evaluations.len(), 1, "only the match is explained");
+        assert_eq!(lean.evaluations[0], full.evaluations[1]);
+        assert_eq!((full.rules_evaluated, lean.rules_evaluated), (2, 2));
     }
 
     #[test]
@@ -280,13 +405,23 @@ mod tests {
             )
             .unwrap(),
         );
-        let set = RuleSet::new(vec![office], vec!["default"]);
+        let set = RuleSet::new(vec![office], vec!["default"], CelEnv::new());
         assert!(
-            !set.decide(&alert(Severity::High, "IAD1"), now(), false)
-                .used_defaults
+            !set.decide(
+                &alert(Severity::High, "IAD1"),
+                now(),
+                false,
+                Explain::Everything
+            )
+            .used_defaults
         );
         let saturday = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-        let decision = set.decide(&alert(Severity::High, "IAD1"), saturday, false);
+        let decision = set.decide(
+            &alert(Severity::High, "IAD1"),
+            saturday,
+            false,
+            Explain::Everything,
+        );
         assert!(decision.used_defaults);
         assert!(!decision.evaluations[0].time.as_ref().unwrap().matched);
         assert!(
@@ -328,8 +463,8 @@ mod cel_rule_tests {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
         };
-        let set = RuleSet::new(vec![rule], vec!["default"]);
-        let decision = set.decide(&alert, Utc::now(), false);
+        let set = RuleSet::new(vec![rule], vec!["default"], env);
+        let decision = set.decide(&alert, Utc::now(), false, Explain::Everything);
         assert!(decision.used_defaults);
         let result = &decision.evaluations[0].conditions[0];
         assert_eq!(result.operator, "cel");

@@ -78,21 +78,31 @@ impl TimeCondition {
         })
     }
 
-    pub fn evaluate(&self, now: DateTime<Utc>) -> TimeResult {
+    /// Whether the condition holds at `now`, without the explanation.
+    pub fn holds(&self, now: DateTime<Utc>) -> bool {
+        self.window_at(now).is_some() != self.invert
+    }
+
+    /// Which window `now` falls in, if any.
+    fn window_at(&self, now: DateTime<Utc>) -> Option<usize> {
         let local = now.with_timezone(&self.zone);
         let today = local.weekday().num_days_from_sunday() as u8;
         let yesterday = (today + 6) % 7;
         let time = local.time();
-        let inside = self.windows.iter().position(|w| {
+        self.windows.iter().position(|w| {
             if w.start < w.end {
                 w.days.contains(&today) && w.start <= time && time < w.end
             } else {
                 (w.days.contains(&today) && time >= w.start)
                     || (w.days.contains(&yesterday) && time < w.end)
             }
-        });
+        })
+    }
+
+    pub fn evaluate(&self, now: DateTime<Utc>) -> TimeResult {
+        let inside = self.window_at(now);
         let matched = inside.is_some() != self.invert;
-        let at = local.format("%a %H:%M %Z");
+        let at = now.with_timezone(&self.zone).format("%a %H:%M %Z");
         let reason = match (inside, self.invert) {
             (Some(i), false) => format!("{at} is inside window {i}"),
             (Some(i), true) => format!("{at} is inside window {i}, and the condition is inverted"),
