@@ -12,6 +12,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
+use crate::actors::aggregator::Aggregator;
 use crate::actors::router::{Router, RouterParts};
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
@@ -67,12 +68,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let rules = RuleBook::load(store.clone()).await?;
+    let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
+    let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
     let (router, router_task) = Router::spawn(
         RouterParts {
+            aggregator: aggregator.clone(),
             store: store.clone(),
             rules: rules.clone(),
             engine: engine.clone(),
-            webhooks: WebhookSender::new(settings.allow_private_destinations)?,
+            webhooks,
             shutdown: shutdown.clone(),
         },
         ROUTER_QUEUE,
@@ -154,6 +158,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     shutdown.cancel();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
+    aggregator.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;

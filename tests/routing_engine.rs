@@ -362,3 +362,85 @@ async fn private_destinations_are_refused_by_default() {
     );
     assert!(received.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_aggregate_rule_turns_a_storm_into_one_post_per_group_and_window() {
+    let (sink_url, received) = sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("storm").await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut routing = RoutingServiceClient::new(channel);
+    let mut group = action(pb::ActionType::Aggregate);
+    group.aggregate = Some(pb::AggregateAction {
+        group_by: vec!["site".into()],
+        window: Some(prost_types::Duration {
+            seconds: 2,
+            nanos: 0,
+        }),
+        max_alerts: 0,
+        target: Some(pb::ChannelTarget {
+            channel: pb::ChannelType::Webhook as i32,
+            webhook: Some(pb::WebhookTarget {
+                url: format!("{sink_url}/grouped"),
+            }),
+            ..Default::default()
+        }),
+    });
+    routing
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(rule(
+                    "group interface storms",
+                    1,
+                    true,
+                    vec![condition(pb::ConditionType::Label, "alertname", "IfDown")],
+                    vec![group],
+                )),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    // 50 alerts at IAD1, then 10 at FRA3, inside one window.
+    let (status, _, _) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &common::alertmanager_batch(0, 50),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let fra3 = common::alertmanager_batch(1_000, 10).replace("IAD1", "FRA3");
+    let (status, _, _) = server
+        .post_json(&format!("/api/v1/webhook/alertmanager/{key}"), &fra3)
+        .await;
+    assert_eq!(status, 200);
+    let posts = eventually("two grouped POSTs", async || {
+        let posts = received.lock().unwrap().clone();
+        (posts.len() >= 2).then_some(posts)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        received.lock().unwrap().len(),
+        2,
+        "one POST per group per window"
+    );
+    let mut counts: Vec<(String, u64)> = posts
+        .iter()
+        .map(|(path, body)| {
+            assert_eq!(path, "/grouped");
+            assert_eq!(body["rule"]["name"], "group interface storms");
+            (
+                body["group"]["site"].as_str().unwrap().to_string(),
+                body["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("FRA3".to_string(), 10), ("IAD1".to_string(), 50)]);
+}

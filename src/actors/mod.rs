@@ -6,6 +6,7 @@
 //! its shard's passive map or its live actor, and only that owner decides its next
 //! write. Writes for one key reach the persister in the order they were decided.
 
+pub mod aggregator;
 pub mod alert;
 pub mod engine;
 pub mod persister;

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Engine;
+use super::aggregator::{AggregatorMsg, GroupKey, Member};
 use crate::domain::alert::{ACTOR_ROUTING, Alert, TimelineKind};
 use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::domain::routing::Explain;
@@ -27,6 +29,7 @@ use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::rulebook::{CompiledRules, RuleBook};
 use crate::store::{Store, StoredAudit};
+use ractor::ActorRef;
 
 /// Alerts of a batch routed at once; each may be waiting on a webhook.
 const CONCURRENCY: usize = 64;
@@ -39,6 +42,7 @@ pub struct Router {
 }
 
 pub struct RouterParts {
+    pub aggregator: ActorRef<AggregatorMsg>,
     pub store: Arc<dyn Store>,
     pub rules: RuleBook,
     pub engine: Engine,
@@ -158,6 +162,81 @@ async fn route_one(
     })
 }
 
+/// Hands the alert to its aggregation group; the grouped message goes out when the
+/// window ends.
+fn aggregate(
+    parts: &RouterParts,
+    alert: &Alert,
+    action: &pb::RoutingAction,
+    rule: Option<(Uuid, &str)>,
+    suppressing: bool,
+) -> (String, String) {
+    if suppressing {
+        return ("skipped".into(), "a suppress action matched".into());
+    }
+    let Some(aggregate) = &action.aggregate else {
+        return ("refused".into(), "no aggregate settings".into());
+    };
+    let Some(target) = aggregate.target.as_ref() else {
+        return ("refused".into(), "no target".into());
+    };
+    if target.channel != pb::ChannelType::Webhook as i32 {
+        return (
+            "pending: notifications for this channel".into(),
+            String::new(),
+        );
+    }
+    let url = target
+        .webhook
+        .as_ref()
+        .map(|w| w.url.clone())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| target.address.clone());
+    let window = aggregate
+        .window
+        .as_ref()
+        .map_or(Duration::from_secs(60), |w| {
+            Duration::new(w.seconds.max(0) as u64, w.nanos.max(0) as u32)
+        });
+    let (rule_id, rule_name) = rule.unwrap_or((Uuid::nil(), "default"));
+    let values: BTreeMap<String, String> = aggregate
+        .group_by
+        .iter()
+        .map(|label| {
+            (
+                label.clone(),
+                alert.labels.get(label).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let detail = format!(
+        "group {} (window {window:?})",
+        values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let message = AggregatorMsg::Add {
+        key: GroupKey { rule_id, values },
+        rule_name: rule_name.to_string(),
+        url,
+        window,
+        max_alerts: usize::try_from(aggregate.max_alerts).unwrap_or(0),
+        member: Member {
+            id: alert.id,
+            number: alert.number,
+            summary: alert.summary.clone(),
+            severity: alert.severity.as_str(),
+            fingerprint: alert.fingerprint.clone(),
+        },
+    };
+    match parts.aggregator.cast(message) {
+        Ok(()) => ("aggregated".into(), detail),
+        Err(_) => ("failed".into(), "the aggregator has stopped".into()),
+    }
+}
+
 /// Carries out one action; returns its outcome and a detail for the audit log.
 async fn act(
     parts: &RouterParts,
@@ -256,7 +335,7 @@ async fn act(
                 Err(error) => ("failed".into(), error.to_string()),
             }
         }
-        Ok(A::Aggregate) => pending("aggregation"),
+        Ok(A::Aggregate) => aggregate(parts, alert, action, rule, suppressing),
         Ok(A::Escalate) => pending("escalation"),
         Ok(A::NotifyOncall) => pending("on-call schedules"),
         Ok(A::NotifyTeam) => pending("teams"),
