@@ -11,6 +11,8 @@ pub mod directory;
 pub mod fingerprint;
 pub mod incoming;
 pub mod lifecycle;
+pub mod maintenance;
+pub mod matcher;
 pub mod routing;
 pub mod severity;
 pub mod timeline;

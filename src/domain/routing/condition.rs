@@ -48,7 +48,7 @@ pub enum Field {
 
 impl Field {
     /// The field's value for an alert; `None` when the alert does not have it.
-    fn value<'a>(&self, alert: &'a RoutedAlert) -> Option<&'a str> {
+    pub fn value_of<'a>(&self, alert: &'a RoutedAlert) -> Option<&'a str> {
         match self {
             Field::Label(name) => alert.labels.get(name).map(String::as_str),
             Field::Annotation(name) => alert.annotations.get(name).map(String::as_str),
@@ -237,11 +237,11 @@ impl Condition {
 
     /// Whether the condition holds, without building its explanation.
     pub fn holds(&self, alert: &RoutedAlert) -> bool {
-        self.test(self.field.value(alert))
+        self.test(self.field.value_of(alert))
     }
 
     pub fn evaluate(&self, alert: &RoutedAlert) -> ConditionResult {
-        let actual = self.field.value(alert);
+        let actual = self.field.value_of(alert);
         ConditionResult {
             field: self.field.describe(),
             operator: self.operator.as_str(),
