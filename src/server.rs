@@ -19,11 +19,12 @@ use crate::config::Settings;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
+use crate::grpc::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
 use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
 use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
-use crate::grpc::{self, AlertApi, CatalogApi, RoutingApi, UserApi};
+use crate::grpc::{self, AlertApi, CatalogApi, MaintenanceApi, RoutingApi, UserApi, WindowBook};
 use crate::http::{self, AppState};
 use crate::notify::webhook::WebhookSender;
 use crate::rulebook::RuleBook;
@@ -68,11 +69,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let rules = RuleBook::load(store.clone()).await?;
+    let windows = WindowBook::load(store.clone()).await?;
     let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
     let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
     let (router, router_task) = Router::spawn(
         RouterParts {
             aggregator: aggregator.clone(),
+            windows: windows.clone(),
             store: store.clone(),
             rules: rules.clone(),
             engine: engine.clone(),
@@ -112,7 +115,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .max_decoding_message_size(max_message),
         )
         .add_service(
-            RoutingServiceServer::new(RoutingApi::new(ctx.clone(), rules))
+            RoutingServiceServer::new(RoutingApi::new(ctx.clone(), rules, windows.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            MaintenanceServiceServer::new(MaintenanceApi::new(ctx.clone(), windows))
                 .max_decoding_message_size(max_message),
         )
         .add_service(

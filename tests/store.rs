@@ -14,7 +14,7 @@ use oncall::domain::directory::{ApiToken, User};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
-use oncall::store::{AlertQuery, Store, StoreError, StoredRule};
+use oncall::store::{AlertQuery, Store, StoreError, StoredRule, StoredWindow};
 use uuid::Uuid;
 
 macro_rules! on_both_stores {
@@ -43,6 +43,7 @@ on_both_stores!(
     commits_apply_in_order_and_atomically,
     listing_filters_and_pages,
     routing_rules_round_trip,
+    maintenance_windows_round_trip,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -514,4 +515,27 @@ async fn routing_rules_round_trip(store: Arc<dyn Store>) {
     assert!(store.delete_rule(moved.id).await.unwrap());
     assert!(!store.delete_rule(moved.id).await.unwrap());
     assert!(!store.update_rule(&moved).await.unwrap());
+}
+
+async fn maintenance_windows_round_trip(store: Arc<dyn Store>) {
+    let window = StoredWindow {
+        id: Uuid::new_v4(),
+        name: "IAD1 swap".into(),
+        body: vec![1, 2, 3],
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    store.insert_window(&window).await.unwrap();
+    assert_eq!(
+        store.get_window(window.id).await.unwrap(),
+        Some(window.clone())
+    );
+    let mut changed = window.clone();
+    changed.body = vec![4];
+    changed.updated_at = at(5);
+    assert!(store.update_window(&changed).await.unwrap());
+    assert_eq!(store.list_windows().await.unwrap(), vec![changed.clone()]);
+    assert!(store.delete_window(window.id).await.unwrap());
+    assert!(store.list_windows().await.unwrap().is_empty());
+    assert!(!store.update_window(&changed).await.unwrap());
 }

@@ -23,7 +23,10 @@ use super::Engine;
 use super::aggregator::{AggregatorMsg, GroupKey, Member};
 use crate::domain::alert::{ACTOR_ROUTING, Alert, TimelineKind};
 use crate::domain::lifecycle::{AlertChanges, Command};
+use crate::domain::maintenance::{MaintenanceAction, applicable};
 use crate::domain::routing::Explain;
+use crate::domain::severity::Severity;
+use crate::grpc::maintenance::{WindowBook, check_result};
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
@@ -43,6 +46,7 @@ pub struct Router {
 
 pub struct RouterParts {
     pub aggregator: ActorRef<AggregatorMsg>,
+    pub windows: WindowBook,
     pub store: Arc<dyn Store>,
     pub rules: RuleBook,
     pub engine: Engine,
@@ -116,8 +120,62 @@ async fn route_one(
     alert: &Alert,
     now: chrono::DateTime<Utc>,
 ) -> Option<StoredAudit> {
-    let decision = rules.decide(&routed_from_domain(alert), now, false, Explain::Matches);
-    if decision.rules_evaluated == 0 && decision.actions.is_empty() {
+    let mut routed = routed_from_domain(alert);
+    // What the rules' actions see: the alert as maintenance left it.
+    let mut current = alert.clone();
+    // Maintenance comes before the rules.
+    let windows = parts.windows.current();
+    let held = applicable(&windows, &routed, alert.service_id, now);
+    if let Some(window) = held {
+        let command = match window.action {
+            MaintenanceAction::Suppress => Command::Suppress {
+                by: ACTOR_ROUTING.into(),
+                reason: format!("maintenance window {:?}", window.name),
+            },
+            MaintenanceAction::Annotate => {
+                routed
+                    .labels
+                    .insert("maintenance".into(), window.name.clone());
+                current.labels = routed.labels.clone();
+                Command::Update {
+                    by: ACTOR_ROUTING.into(),
+                    changes: AlertChanges {
+                        labels: Some(routed.labels.clone()),
+                        ..AlertChanges::default()
+                    },
+                }
+            }
+            MaintenanceAction::ReduceSeverity => {
+                routed.severity = one_level_down(routed.severity);
+                current.severity = routed.severity;
+                Command::Update {
+                    by: ACTOR_ROUTING.into(),
+                    changes: AlertChanges {
+                        severity: Some(routed.severity),
+                        ..AlertChanges::default()
+                    },
+                }
+            }
+        };
+        if let Err(error) = parts.engine.apply(alert, command).await {
+            tracing::warn!(alert = %alert.id, %error, "could not apply a maintenance window");
+        }
+    }
+    let maintenance = check_result(held);
+    if held.is_some_and(|w| w.action == MaintenanceAction::Suppress) {
+        return Some(audit(
+            alert,
+            now,
+            Vec::new(),
+            Vec::new(),
+            false,
+            0,
+            maintenance,
+            Vec::new(),
+        ));
+    }
+    let decision = rules.decide(&routed, now, false, Explain::Matches);
+    if held.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
         return None;
     }
     let suppressing = decision
@@ -130,7 +188,7 @@ async fn route_one(
             .and_then(|id| rules.rules().iter().find(|r| r.id == id))
             .map(|r| r.name.as_str());
         let (outcome, detail) =
-            act(parts, alert, action, rule_id.zip(rule_name), suppressing).await;
+            act(parts, &current, action, rule_id.zip(rule_name), suppressing).await;
         outcomes.push(pb::ActionOutcome {
             rule_id: rule_id.map(|r| r.to_string()).unwrap_or_default(),
             action: Some((*action).clone()),
@@ -138,28 +196,63 @@ async fn route_one(
             detail,
         });
     }
+    let matched = decision
+        .evaluations
+        .iter()
+        .filter(|e| e.matched)
+        .map(|e| e.rule_id)
+        .collect();
+    Some(audit(
+        alert,
+        now,
+        decision.evaluations.iter().map(evaluation_to_pb).collect(),
+        outcomes,
+        decision.used_defaults,
+        decision.rules_evaluated,
+        maintenance,
+        matched,
+    ))
+}
+
+/// The audit entry of one routing decision.
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    alert: &Alert,
+    now: chrono::DateTime<Utc>,
+    evaluations: Vec<pb::RuleEvaluation>,
+    actions: Vec<pb::ActionOutcome>,
+    used_default_actions: bool,
+    rules_evaluated: usize,
+    maintenance: pb::MaintenanceCheckResult,
+    matched_rule_ids: Vec<Uuid>,
+) -> StoredAudit {
     let id = Uuid::now_v7();
     let log = pb::RoutingAuditLog {
         id: id.to_string(),
         alert_id: alert.id.to_string(),
         evaluated_at: Some(crate::grpc::convert::timestamp(now)),
-        evaluations: decision.evaluations.iter().map(evaluation_to_pb).collect(),
-        actions: outcomes,
-        used_default_actions: decision.used_defaults,
-        rules_evaluated: decision.rules_evaluated as i32,
+        evaluations,
+        actions,
+        used_default_actions,
+        rules_evaluated: rules_evaluated as i32,
+        maintenance: maintenance.in_maintenance.then_some(maintenance),
     };
-    Some(StoredAudit {
+    StoredAudit {
         id,
         alert_id: alert.id,
-        matched_rule_ids: decision
-            .evaluations
-            .iter()
-            .filter(|e| e.matched)
-            .map(|e| e.rule_id)
-            .collect(),
+        matched_rule_ids,
         body: log.encode_to_vec(),
         created_at: now,
-    })
+    }
+}
+
+fn one_level_down(severity: Severity) -> Severity {
+    match severity {
+        Severity::Critical => Severity::High,
+        Severity::High => Severity::Medium,
+        Severity::Medium => Severity::Low,
+        Severity::Low | Severity::Info => Severity::Info,
+    }
 }
 
 /// Hands the alert to its aggregation group; the grouped message goes out when the

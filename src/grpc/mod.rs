@@ -4,6 +4,7 @@
 mod alerts;
 mod catalog;
 pub mod convert;
+pub mod maintenance;
 pub mod routing;
 mod users;
 
@@ -43,6 +44,7 @@ pub mod pb {
 
 pub use alerts::AlertApi;
 pub use catalog::CatalogApi;
+pub use maintenance::{MaintenanceApi, WindowBook};
 pub use routing::RoutingApi;
 pub use users::{UserApi, issue_token};
 

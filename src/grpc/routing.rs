@@ -25,11 +25,16 @@ use crate::store::StoredRule;
 pub struct RoutingApi {
     ctx: Context,
     rules: RuleBook,
+    windows: super::WindowBook,
 }
 
 impl RoutingApi {
-    pub fn new(ctx: Context, rules: RuleBook) -> RoutingApi {
-        RoutingApi { ctx, rules }
+    pub fn new(ctx: Context, rules: RuleBook, windows: super::WindowBook) -> RoutingApi {
+        RoutingApi {
+            ctx,
+            rules,
+            windows,
+        }
     }
 
     async fn stored(&self, id: Uuid) -> Result<StoredRule, Status> {
@@ -324,7 +329,7 @@ fn author(principal: &Principal) -> String {
 }
 
 /// An alert as routing sees it, from its wire form (a sample or a stored alert).
-fn routed(alert: &alerting::Alert) -> Result<RoutedAlert, Status> {
+pub fn routed(alert: &alerting::Alert) -> Result<RoutedAlert, Status> {
     let labels: BTreeMap<String, String> = alert.labels.clone().into_iter().collect();
     let severity = match convert::severity_from_pb("alert.severity", alert.severity)? {
         Some(s) => s,
@@ -688,6 +693,13 @@ impl RoutingService for RoutingApi {
             Some(t) => convert::instant("simulate_time", t)?,
             None => Utc::now(),
         };
+        let service = body
+            .alert
+            .as_ref()
+            .and_then(|a| Uuid::parse_str(&a.service_id).ok())
+            .unwrap_or_default();
+        let windows = self.windows.current();
+        let held = crate::domain::maintenance::applicable(&windows, &alert, service, now);
         let set = self.rules.current();
         let decision = set.decide(&alert, now, body.include_disabled, Explain::Everything);
         let mut warnings = self.rules.broken();
@@ -707,6 +719,14 @@ impl RoutingService for RoutingApi {
         if decision.actions.is_empty() {
             warnings.push("no rule matched and there are no default actions".into());
         }
+        if let Some(window) = held
+            && window.action == crate::domain::maintenance::MaintenanceAction::Suppress
+        {
+            warnings.push(format!(
+                "maintenance window {:?} suppresses this alert: the rules' actions would not run",
+                window.name
+            ));
+        }
         Ok(Response::new(pb::SimulateRoutingResponse {
             evaluations: decision.evaluations.iter().map(evaluation_to_pb).collect(),
             actions: decision
@@ -719,6 +739,7 @@ impl RoutingService for RoutingApi {
                 .collect(),
             used_default_actions: decision.used_defaults,
             warnings,
+            maintenance_result: Some(super::maintenance::check_result(held)),
         }))
     }
 }

@@ -70,6 +70,16 @@ pub struct StoredRule {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A maintenance window as stored: an opaque encoding the gRPC edge owns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredWindow {
+    pub id: Uuid,
+    pub name: String,
+    pub body: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// One routing decision as stored: its explanation is an opaque encoding the gRPC edge
 /// owns.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +178,14 @@ pub trait Store: Send + Sync + 'static {
     /// False when no such rule exists.
     async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
     async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
+
+    async fn insert_window(&self, window: &StoredWindow) -> StoreResult<()>;
+    async fn get_window(&self, id: Uuid) -> StoreResult<Option<StoredWindow>>;
+    /// Every window, by name.
+    async fn list_windows(&self) -> StoreResult<Vec<StoredWindow>>;
+    /// False when no such window exists.
+    async fn update_window(&self, window: &StoredWindow) -> StoreResult<bool>;
+    async fn delete_window(&self, id: Uuid) -> StoreResult<bool>;
 
     /// Records routing decisions and marks their alerts routed, in one transaction.
     /// `routed` may name alerts without an audit entry (no rule had anything to say).

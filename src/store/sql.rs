@@ -137,6 +137,16 @@ macro_rules! impl_sql_store {
             })
         }
 
+        fn window_of(row: &DbRow) -> StoreResult<crate::store::StoredWindow> {
+            Ok(crate::store::StoredWindow {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                body: row.try_get("body")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
         fn alert_of(row: &DbRow) -> StoreResult<Alert> {
             let labels: Labels = row.try_get("labels")?;
             let annotations: Labels = row.try_get("annotations")?;
@@ -896,6 +906,63 @@ macro_rules! impl_sql_store {
 
             async fn delete_rule(&self, id: Uuid) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM routing_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn insert_window(&self, window: &crate::store::StoredWindow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO maintenance_windows (id, name, body, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(window.id)
+                .bind(window.name.as_str())
+                .bind(window.body.as_slice())
+                .bind(window.created_at)
+                .bind(window.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a maintenance window with this id"))?;
+                Ok(())
+            }
+
+            async fn get_window(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredWindow>> {
+                sqlx::query("SELECT * FROM maintenance_windows WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(window_of)
+                    .transpose()
+            }
+
+            async fn list_windows(&self) -> StoreResult<Vec<crate::store::StoredWindow>> {
+                sqlx::query("SELECT * FROM maintenance_windows ORDER BY name, id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(window_of)
+                    .collect()
+            }
+
+            async fn update_window(&self, window: &crate::store::StoredWindow) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE maintenance_windows SET name = $1, body = $2, updated_at = $3 \
+                     WHERE id = $4",
+                )
+                .bind(window.name.as_str())
+                .bind(window.body.as_slice())
+                .bind(window.updated_at)
+                .bind(window.id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_window(&self, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM maintenance_windows WHERE id = $1")
                     .bind(id)
                     .execute(&self.pool)
                     .await?;

@@ -1,0 +1,268 @@
+//! Maintenance windows over gRPC, checked before routing rules: a suppressing window
+//! holds matching alerts and sends nothing; an annotating one labels and still notifies.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use common::{ADMIN_TOKEN, Db, Server, authed, fixture};
+use oncall::grpc::pb::alerting::routing::v1 as pb;
+use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
+use oncall::grpc::pb::alerting::v1 as alerting;
+use serde_json::Value;
+use tonic::Code;
+use tonic::transport::Channel;
+
+type Received = Arc<Mutex<Vec<Value>>>;
+
+async fn sink() -> (String, Received) {
+    let received: Received = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(store): State<Received>, Json(body): Json<Value>| async move {
+                    store.lock().unwrap().push(body);
+                    "ok"
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/hook"), received)
+}
+
+fn now_plus(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() + seconds,
+        nanos: 0,
+    })
+}
+
+fn window(name: &str, action: pb::MaintenanceAction, labels: &[&str]) -> pb::MaintenanceWindow {
+    pb::MaintenanceWindow {
+        name: name.into(),
+        start_time: now_plus(-3600),
+        end_time: now_plus(3600),
+        affected_sites: vec!["IAD1".into()],
+        affected_labels: labels.iter().map(|l| l.to_string()).collect(),
+        action: action as i32,
+        ..Default::default()
+    }
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn windows_hold_or_label_alerts_before_the_rules_run() {
+    let (hook, received) = sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (service, key) = server.service_with_key("core").await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut maintenance = MaintenanceServiceClient::new(channel.clone());
+    let mut routing = RoutingServiceClient::new(channel);
+
+    // Every alert would be posted.
+    routing
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(pb::RoutingRule {
+                    name: "everything".into(),
+                    priority: 1,
+                    enabled: true,
+                    actions: vec![pb::RoutingAction {
+                        r#type: pb::ActionType::NotifyWebhook as i32,
+                        notify_webhook: Some(pb::NotifyWebhookAction { webhook_url: hook }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+
+    let err = maintenance
+        .create_maintenance_window(authed(
+            pb::CreateMaintenanceWindowRequest {
+                window: Some(window(
+                    "bad",
+                    pb::MaintenanceAction::Suppress,
+                    &["device=~("],
+                )),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("window.affected_labels[0]"),
+        "{}",
+        err.message()
+    );
+
+    let swap = maintenance
+        .create_maintenance_window(authed(
+            pb::CreateMaintenanceWindowRequest {
+                window: Some(window(
+                    "IAD1 linecard swap",
+                    pb::MaintenanceAction::Suppress,
+                    &["device=~core-.*"],
+                )),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let active = maintenance
+        .list_active_maintenance_windows(authed(
+            pb::ListActiveMaintenanceWindowsRequest::default(),
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(active.windows.len(), 1);
+
+    // The BGP alert on core-rtr-01.iad1 is held: SUPPRESSED, nothing posted.
+    let (status, _, _) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &fixture("alertmanager/am-0.25-webhook-1.json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut alerts = server.alerts().await;
+    let held = eventually("suppression", async || {
+        let alert = server.list_all(&service).await.0.into_iter().next()?;
+        (alert.status == alerting::AlertStatus::Suppressed as i32).then_some(alert)
+    })
+    .await;
+    let check = maintenance
+        .check_alert_maintenance(authed(
+            pb::CheckAlertMaintenanceRequest {
+                alert: Some(held.clone()),
+                time: None,
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(check.in_maintenance);
+    assert_eq!(check.window_id, swap.id);
+    let simulated = routing
+        .simulate_routing(authed(
+            pb::SimulateRoutingRequest {
+                alert: Some(held.clone()),
+                simulate_time: None,
+                include_disabled: false,
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(simulated.maintenance_result.unwrap().in_maintenance);
+    let audit = eventually("the audit entry", async || {
+        routing
+            .get_routing_audit_logs(authed(
+                pb::GetRoutingAuditLogsRequest {
+                    alert_id: held.id.clone(),
+                    ..Default::default()
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner()
+            .logs
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(audit.maintenance.unwrap().window_name, "IAD1 linecard swap");
+    assert!(audit.actions.is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "a suppressed alert sends nothing"
+    );
+    // Acks pass through a window.
+    let acked = alerts
+        .acknowledge_alert(authed(
+            alerting::AcknowledgeAlertRequest {
+                id: held.id.clone(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.status, alerting::AlertStatus::Acknowledged as i32);
+
+    // An annotating window labels the alert, which still notifies.
+    maintenance
+        .delete_maintenance_window(authed(
+            pb::DeleteMaintenanceWindowRequest { id: swap.id },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    maintenance
+        .create_maintenance_window(authed(
+            pb::CreateMaintenanceWindowRequest {
+                window: Some(window(
+                    "IAD1 fibre work",
+                    pb::MaintenanceAction::Annotate,
+                    &[],
+                )),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let (status, _, _) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &fixture("alertmanager/am-0.25-webhook-2.json").replace("SJC2", "IAD1"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let posts = eventually("notifications", async || {
+        let posts = received.lock().unwrap().clone();
+        (posts.len() >= 2).then_some(posts)
+    })
+    .await;
+    assert!(
+        posts
+            .iter()
+            .all(|p| p["labels"]["maintenance"] == "IAD1 fibre work"),
+        "{posts:?}"
+    );
+}
