@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::maintenance_service_server::MaintenanceService;
-use super::{Context, convert, next_token, page, parse_id, store_status};
-use crate::domain::access::{Action, Principal};
+use super::{Context, author, convert, next_token, page, parse_id, store_status};
+use crate::domain::access::Action;
 use crate::domain::maintenance::{
     MaintenanceAction, MaintenanceWindow, Pattern, Recurrence, applicable,
 };
@@ -223,13 +223,6 @@ impl MaintenanceApi {
             .iter()
             .map(decode)
             .collect()
-    }
-}
-
-fn author(principal: &Principal) -> String {
-    match principal {
-        Principal::User { user_id, .. } => user_id.to_string(),
-        Principal::Integration { key_id, .. } => key_id.to_string(),
     }
 }
 

@@ -78,6 +78,14 @@ impl Context {
     }
 }
 
+/// Who to record as the author of a change.
+pub fn author(principal: &Principal) -> String {
+    match principal {
+        Principal::User { user_id, .. } => user_id.to_string(),
+        Principal::Integration { key_id, .. } => key_id.to_string(),
+    }
+}
+
 fn bearer(metadata: &MetadataMap) -> Result<&str, Status> {
     let missing = || Status::unauthenticated(AuthError::Missing.to_string());
     let value = metadata

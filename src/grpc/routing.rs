@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::routing_service_server::RoutingService;
 use super::pb::alerting::v1 as alerting;
-use super::{Context, convert, next_token, page, parse_id, store_status};
-use crate::domain::access::{Action, Principal};
+use super::{Context, author, convert, next_token, page, parse_id, store_status};
+use crate::domain::access::Action;
 use crate::domain::routing::{
     CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Explain, Field, Operator,
     RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
@@ -318,13 +318,6 @@ fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -
         body: rule.encode_to_vec(),
         created_at: created,
         updated_at: Utc::now(),
-    }
-}
-
-fn author(principal: &Principal) -> String {
-    match principal {
-        Principal::User { user_id, .. } => user_id.to_string(),
-        Principal::Integration { key_id, .. } => key_id.to_string(),
     }
 }
 
