@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
+use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
@@ -85,6 +86,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ROUTER_QUEUE,
     );
     engine.attach_router(router.clone());
+    let watcher = MaintenanceWatcher {
+        store: store.clone(),
+        windows: windows.clone(),
+        engine: engine.clone(),
+        router: router.clone(),
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
     tokio::spawn(route_leftovers(store.clone(), router));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
@@ -164,6 +173,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     shutdown.cancel();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, watcher).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;

@@ -266,3 +266,97 @@ async fn windows_hold_or_label_alerts_before_the_rules_run() {
         "{posts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_window_holds_open_alerts_when_it_opens_and_lets_them_go_when_it_closes() {
+    let (hook, received) = sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut maintenance = MaintenanceServiceClient::new(channel.clone());
+    let mut routing = RoutingServiceClient::new(channel);
+    routing
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(pb::RoutingRule {
+                    name: "everything".into(),
+                    priority: 1,
+                    enabled: true,
+                    actions: vec![pb::RoutingAction {
+                        r#type: pb::ActionType::NotifyWebhook as i32,
+                        notify_webhook: Some(pb::NotifyWebhookAction { webhook_url: hook }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let (_, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/generic/{key}"),
+            r#"{"summary": "optics degraded", "labels": {"site": "IAD1", "device": "core-rtr-07.iad1"}}"#,
+        )
+        .await;
+    let id = body["alert"]["id"].as_str().unwrap().to_string();
+    eventually("the first notification", async || {
+        (received.lock().unwrap().len() == 1).then_some(())
+    })
+    .await;
+
+    // A window that is already open when created holds the open alert at once, and
+    // closes three seconds later.
+    let mut short = window("IAD1 optics swap", pb::MaintenanceAction::Suppress, &[]);
+    short.end_time = now_plus(3);
+    maintenance
+        .create_maintenance_window(authed(
+            pb::CreateMaintenanceWindowRequest {
+                window: Some(short),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let mut alerts = server.alerts().await;
+    let status = async |alerts: &mut oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient<Channel>| {
+        alerts
+            .get_alert(authed(alerting::GetAlertRequest { id: id.clone() }, ADMIN_TOKEN))
+            .await
+            .ok()
+            .map(|a| a.into_inner().status)
+    };
+    eventually("the window to hold the alert", async || {
+        (status(&mut alerts).await == Some(alerting::AlertStatus::Suppressed as i32)).then_some(())
+    })
+    .await;
+    eventually("the window to let it go", async || {
+        (status(&mut alerts).await == Some(alerting::AlertStatus::Triggered as i32)).then_some(())
+    })
+    .await;
+    // Still firing, it is routed as if new: a second notification.
+    eventually("the second notification", async || {
+        (received.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    let events = alerts
+        .get_alert_events(authed(
+            alerting::GetAlertEventsRequest { id: id.clone() },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.r#type == alerting::AlertEventType::Unsuppressed as i32)
+    );
+}

@@ -9,6 +9,7 @@
 pub mod aggregator;
 pub mod alert;
 pub mod engine;
+pub mod maintenance_watcher;
 pub mod persister;
 pub mod router;
 pub mod shard;

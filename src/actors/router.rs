@@ -131,6 +131,7 @@ async fn route_one(
             MaintenanceAction::Suppress => Command::Suppress {
                 by: ACTOR_ROUTING.into(),
                 reason: format!("maintenance window {:?}", window.name),
+                held_by: Some(window_holder(window.id)),
             },
             MaintenanceAction::Annotate => {
                 routed
@@ -244,6 +245,11 @@ fn audit(
         body: log.encode_to_vec(),
         created_at: now,
     }
+}
+
+/// How a maintenance window names itself as the holder of the alerts it suppresses.
+pub fn window_holder(id: Uuid) -> String {
+    format!("window:{id}")
 }
 
 fn one_level_down(severity: Severity) -> Severity {
@@ -404,6 +410,7 @@ async fn act(
             let command = Command::Suppress {
                 by: ACTOR_ROUTING.into(),
                 reason: reason.clone(),
+                held_by: rule.map(|(id, _)| format!("rule:{id}")),
             };
             match parts.engine.apply(alert, command).await {
                 Ok(()) => ("suppressed".into(), reason),

@@ -54,12 +54,13 @@ pub enum TimelineKind {
     NoteAdded,
     Updated,
     Suppressed,
+    Unsuppressed,
     Notified,
     DeliveryFailed,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 9] = [
+    pub const ALL: [TimelineKind; 10] = [
         TimelineKind::Created,
         TimelineKind::Acknowledged,
         TimelineKind::Resolved,
@@ -67,6 +68,7 @@ impl TimelineKind {
         TimelineKind::NoteAdded,
         TimelineKind::Updated,
         TimelineKind::Suppressed,
+        TimelineKind::Unsuppressed,
         TimelineKind::Notified,
         TimelineKind::DeliveryFailed,
     ];
@@ -80,6 +82,7 @@ impl TimelineKind {
             TimelineKind::NoteAdded => "note_added",
             TimelineKind::Updated => "updated",
             TimelineKind::Suppressed => "suppressed",
+            TimelineKind::Unsuppressed => "unsuppressed",
             TimelineKind::Notified => "notified",
             TimelineKind::DeliveryFailed => "delivery_failed",
         }

@@ -51,6 +51,7 @@ impl AlertWrite {
             | AlertWrite::AddNote { alert, .. }
             | AlertWrite::Update { alert, .. }
             | AlertWrite::Suppress { alert, .. }
+            | AlertWrite::Unsuppress { alert, .. }
             | AlertWrite::Record { alert, .. } => alert,
         };
         let first = self.timeline().into_iter().next()?;
@@ -65,6 +66,7 @@ impl AlertWrite {
                 TimelineKind::Acknowledged => Some(AlertStatus::Acknowledged),
                 TimelineKind::Resolved => Some(AlertStatus::Resolved),
                 TimelineKind::Suppressed => Some(AlertStatus::Suppressed),
+                TimelineKind::Unsuppressed => Some(AlertStatus::Triggered),
                 _ => None,
             },
             severity,

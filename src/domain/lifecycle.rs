@@ -116,6 +116,14 @@ pub enum AlertWrite {
         by: String,
         at: DateTime<Utc>,
         reason: String,
+        /// What holds it (`window:<id>`), so that thing can release it.
+        held_by: Option<String>,
+    },
+    Unsuppress {
+        alert: AlertRef,
+        by: String,
+        at: DateTime<Utc>,
+        reason: String,
     },
     /// A fact about the alert that changes none of its state: a notification sent or
     /// failed.
@@ -285,6 +293,13 @@ pub enum Command {
     Suppress {
         by: String,
         reason: String,
+        /// What holds it (`window:<id>`), so that thing can release it.
+        held_by: Option<String>,
+    },
+    /// What held the alert let it go: it is triggered again.
+    Unsuppress {
+        by: String,
+        reason: String,
     },
     /// Record a fact (a notification sent or failed) without changing the alert.
     Record {
@@ -355,9 +370,24 @@ pub fn command(
             at: now,
         })),
         Command::Suppress { .. } if resolved || state.status == AlertStatus::Suppressed => Ok(None),
-        Command::Suppress { by, reason } => {
+        Command::Suppress {
+            by,
+            reason,
+            held_by,
+        } => {
             state.status = AlertStatus::Suppressed;
             Ok(Some(AlertWrite::Suppress {
+                alert,
+                by,
+                at: now,
+                reason,
+                held_by,
+            }))
+        }
+        Command::Unsuppress { .. } if state.status != AlertStatus::Suppressed => Ok(None),
+        Command::Unsuppress { by, reason } => {
+            state.status = AlertStatus::Triggered;
+            Ok(Some(AlertWrite::Unsuppress {
                 alert,
                 by,
                 at: now,
@@ -573,6 +603,36 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn suppression_holds_and_releases_and_never_touches_resolved_alerts() {
+        let mut state = opened();
+        let hold = || Command::Suppress {
+            by: "routing".into(),
+            reason: "window".into(),
+            held_by: Some("window:1".into()),
+        };
+        let release = || Command::Unsuppress {
+            by: "routing".into(),
+            reason: "window closed".into(),
+        };
+        assert_eq!(command(&mut state, &key(), release(), Utc::now()), Ok(None));
+        assert!(
+            command(&mut state, &key(), hold(), Utc::now())
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(state.status, AlertStatus::Suppressed);
+        assert_eq!(command(&mut state, &key(), hold(), Utc::now()), Ok(None));
+        assert!(
+            command(&mut state, &key(), release(), Utc::now())
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(state.status, AlertStatus::Triggered);
+        state.status = AlertStatus::Resolved;
+        assert_eq!(command(&mut state, &key(), hold(), Utc::now()), Ok(None));
     }
 
     #[test]

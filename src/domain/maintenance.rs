@@ -61,6 +61,29 @@ impl MaintenanceWindow {
         }
     }
 
+    /// The next instant after `after` at which the window may open or close: when the
+    /// engine re-checks it. `None` once it never changes again.
+    pub fn next_transition(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut candidates = vec![self.starts_at];
+        candidates.extend(self.ends_at);
+        if let Some(r) = &self.recurrence {
+            let today = after.with_timezone(&r.zone).date_naive();
+            let back = r.duration.num_days().max(0) + 1;
+            for offset in -back..=62 {
+                let Some(day) = today.checked_add_signed(Duration::days(offset)) else {
+                    continue;
+                };
+                if r.opens_on(day)
+                    && let Some(start) = r.opening(day)
+                {
+                    candidates.push(start);
+                    candidates.push(start + r.duration);
+                }
+            }
+        }
+        candidates.into_iter().filter(|t| *t > after).min()
+    }
+
     /// Whether the window covers the alert (every non-empty criterion holds).
     pub fn covers(&self, alert: &RoutedAlert, service_id: Uuid) -> bool {
         let site_ok = self.sites.is_empty()
@@ -242,6 +265,38 @@ mod tests {
         );
         assert!(!w.active_at(utc(2026, 12, 4, 2, 0)));
         assert!(!w.active_at(utc(2027, 1, 1, 3, 0)), "the span has ended");
+    }
+
+    #[test]
+    fn transitions_are_the_next_opening_or_closing() {
+        let w = window(MaintenanceAction::Suppress);
+        assert_eq!(
+            w.next_transition(utc(2026, 11, 27, 12, 0)),
+            Some(utc(2026, 11, 27, 22, 0))
+        );
+        assert_eq!(
+            w.next_transition(utc(2026, 11, 27, 23, 0)),
+            Some(utc(2026, 11, 28, 2, 0))
+        );
+        assert_eq!(w.next_transition(utc(2026, 11, 28, 3, 0)), None);
+        let mut weekly = window(MaintenanceAction::Suppress);
+        weekly.starts_at = utc(2026, 1, 1, 0, 0);
+        weekly.ends_at = None;
+        weekly.recurrence = Some(Recurrence {
+            zone: "UTC".parse().unwrap(),
+            pattern: Pattern::Weekly(vec![2]),
+            start: NaiveTime::from_hms_opt(23, 0, 0).unwrap(),
+            duration: Duration::hours(3),
+        });
+        // Friday 27 November: next is Tuesday 1 December 23:00, then its close.
+        assert_eq!(
+            weekly.next_transition(utc(2026, 11, 27, 12, 0)),
+            Some(utc(2026, 12, 1, 23, 0))
+        );
+        assert_eq!(
+            weekly.next_transition(utc(2026, 12, 2, 0, 0)),
+            Some(utc(2026, 12, 2, 2, 0))
+        );
     }
 
     #[test]

@@ -73,7 +73,14 @@ impl AlertWrite {
                 by,
                 at,
                 reason,
+                ..
             } => vec![entry(alert.id, TimelineKind::Suppressed, by, reason, at)],
+            AlertWrite::Unsuppress {
+                alert,
+                by,
+                at,
+                reason,
+            } => vec![entry(alert.id, TimelineKind::Unsuppressed, by, reason, at)],
             AlertWrite::Record {
                 alert,
                 kind,

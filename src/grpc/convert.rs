@@ -90,6 +90,7 @@ pub fn kind_to_pb(kind: TimelineKind) -> pb::AlertEventType {
         TimelineKind::NoteAdded => pb::AlertEventType::NoteAdded,
         TimelineKind::Updated => pb::AlertEventType::Updated,
         TimelineKind::Suppressed => pb::AlertEventType::Suppressed,
+        TimelineKind::Unsuppressed => pb::AlertEventType::Unsuppressed,
         TimelineKind::Notified => pb::AlertEventType::Notified,
         TimelineKind::DeliveryFailed => pb::AlertEventType::DeliveryFailed,
     }

@@ -142,6 +142,7 @@ fn decode(stored: &StoredWindow) -> Result<pb::MaintenanceWindow, Status> {
 pub struct WindowBook {
     store: Arc<dyn Store>,
     current: Arc<RwLock<Arc<Vec<MaintenanceWindow>>>>,
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl WindowBook {
@@ -149,6 +150,7 @@ impl WindowBook {
         let book = WindowBook {
             store,
             current: Arc::default(),
+            changed: Arc::default(),
         };
         book.reload().await?;
         Ok(book)
@@ -174,7 +176,13 @@ impl WindowBook {
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(windows);
         }
+        self.changed.notify_waiters();
         Ok(())
+    }
+
+    /// Resolves the next time the windows change.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 }
 

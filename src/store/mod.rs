@@ -198,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
     /// The alerts with these ids that exist, in no particular order.
     async fn get_alerts(&self, ids: &[Uuid]) -> StoreResult<Vec<Alert>>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<StoredAudit>>;
+    /// Suppressed alerts that `holder` (`window:<id>`) holds.
+    async fn held_by(&self, holder: &str) -> StoreResult<Vec<Uuid>>;
     /// Open alerts routing has not acted on yet, oldest first.
     async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;
 }

@@ -383,9 +383,24 @@ macro_rules! impl_sql_store {
                     .await?;
                     (alert, done)
                 }
-                AlertWrite::Suppress { alert, at, .. } => {
+                AlertWrite::Suppress {
+                    alert, at, held_by, ..
+                } => {
                     let done = sqlx::query(&format!(
-                        "UPDATE alerts SET status = 'suppressed', updated_at = $1 WHERE id = $2{OPEN}"
+                        "UPDATE alerts SET status = 'suppressed', suppressed_by = $1, \
+                         updated_at = $2 WHERE id = $3{OPEN}"
+                    ))
+                    .bind(held_by.clone())
+                    .bind(*at)
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                    (alert, done)
+                }
+                AlertWrite::Unsuppress { alert, at, .. } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE alerts SET status = 'triggered', suppressed_by = NULL, \
+                         updated_at = $1 WHERE id = $2{OPEN}"
                     ))
                     .bind(*at)
                     .bind(alert.id)
@@ -1074,6 +1089,16 @@ macro_rules! impl_sql_store {
                     })
                     .collect::<StoreResult<_>>()?;
                 Ok(Page { items, total })
+            }
+
+            async fn held_by(&self, holder: &str) -> StoreResult<Vec<Uuid>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM alerts WHERE suppressed_by = $1 AND status = 'suppressed' \
+                     ORDER BY number",
+                )
+                .bind(holder)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>> {
