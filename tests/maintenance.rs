@@ -3,41 +3,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink};
+use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::routing::post;
-use common::{ADMIN_TOKEN, Db, Server, authed, fixture};
 use oncall::grpc::pb::alerting::routing::v1 as pb;
 use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as alerting;
-use serde_json::Value;
 use tonic::Code;
 use tonic::transport::Channel;
-
-type Received = Arc<Mutex<Vec<Value>>>;
-
-async fn sink() -> (String, Received) {
-    let received: Received = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(store): State<Received>, Json(body): Json<Value>| async move {
-                    store.lock().unwrap().push(body);
-                    "ok"
-                },
-            ),
-        )
-        .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}/hook"), received)
-}
 
 fn now_plus(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
@@ -58,20 +32,10 @@ fn window(name: &str, action: pb::MaintenanceAction, labels: &[&str]) -> pb::Mai
     }
 }
 
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn windows_hold_or_label_alerts_before_the_rules_run() {
-    let (hook, received) = sink().await;
+    let (base, received) = webhook_sink().await;
+    let hook = format!("{base}/hook");
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (service, key) = server.service_with_key("core").await;
@@ -262,14 +226,15 @@ async fn windows_hold_or_label_alerts_before_the_rules_run() {
     assert!(
         posts
             .iter()
-            .all(|p| p["labels"]["maintenance"] == "IAD1 fibre work"),
+            .all(|(_, p)| p["labels"]["maintenance"] == "IAD1 fibre work"),
         "{posts:?}"
     );
 }
 
 #[tokio::test]
 async fn a_window_holds_open_alerts_when_it_opens_and_lets_them_go_when_it_closes() {
-    let (hook, received) = sink().await;
+    let (base, received) = webhook_sink().await;
+    let hook = format!("{base}/hook");
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("core").await;

@@ -4,43 +4,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink};
+use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::routing::post;
-use common::{ADMIN_TOKEN, Db, Server, authed, fixture};
 use oncall::grpc::pb::alerting::routing::v1 as pb;
 use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as alerting;
-use serde_json::Value;
 use tonic::transport::Channel;
-
-type Received = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// A webhook sink on loopback that records what it receives.
-async fn sink() -> (String, Received) {
-    let received: Received = Arc::default();
-    let app =
-        axum::Router::new()
-            .route(
-                "/{*path}",
-                post(
-                    |State(store): State<Received>,
-                     uri: axum::http::Uri,
-                     Json(body): Json<Value>| async move {
-                        store.lock().unwrap().push((uri.path().to_string(), body));
-                        "ok"
-                    },
-                ),
-            )
-            .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}"), received)
-}
 
 fn condition(kind: pb::ConditionType, field: &str, value: &str) -> pb::RoutingCondition {
     pb::RoutingCondition {
@@ -77,20 +47,9 @@ fn action(kind: pb::ActionType) -> pb::RoutingAction {
     }
 }
 
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn rules_route_alerts_to_webhooks_and_record_why() {
-    let (sink_url, received) = sink().await;
+    let (sink_url, received) = webhook_sink().await;
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (service, key) = server.service_with_key("core").await;
@@ -306,7 +265,7 @@ async fn rules_route_alerts_to_webhooks_and_record_why() {
 
 #[tokio::test]
 async fn private_destinations_are_refused_by_default() {
-    let (sink_url, received) = sink().await;
+    let (sink_url, received) = webhook_sink().await;
     let db = Db::sqlite();
     let server = Server::start(&db).await;
     let (_, key) = server.service_with_key("strict").await;
@@ -365,7 +324,7 @@ async fn private_destinations_are_refused_by_default() {
 
 #[tokio::test]
 async fn an_aggregate_rule_turns_a_storm_into_one_post_per_group_and_window() {
-    let (sink_url, received) = sink().await;
+    let (sink_url, received) = webhook_sink().await;
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("storm").await;

@@ -431,3 +431,46 @@ pub fn alertmanager_batch(first: usize, count: usize) -> String {
     })
     .to_string()
 }
+
+/// What a webhook sink received: (path, JSON body) in arrival order.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A webhook sink on loopback that records every JSON POST; returns its base URL.
+pub async fn webhook_sink() -> (String, Received) {
+    use axum::Json;
+    use axum::extract::State;
+    let received: Received = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/{*path}",
+            axum::routing::post(
+                |State(store): State<Received>,
+                 uri: axum::http::Uri,
+                 Json(body): Json<serde_json::Value>| async move {
+                    if let Ok(mut store) = store.lock() {
+                        store.push((uri.path().to_string(), body));
+                    }
+                    "ok"
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sink");
+    let address = listener.local_addr().expect("sink address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), received)
+}
+
+/// Polls `check` until it finds something, for at most 15 s.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
