@@ -7,8 +7,6 @@ use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink}
 use std::time::Duration;
 
 use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as alerting;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -39,13 +37,8 @@ async fn windows_hold_or_label_alerts_before_the_rules_run() {
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (service, key) = server.service_with_key("core").await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut maintenance = MaintenanceServiceClient::new(channel.clone());
-    let mut routing = RoutingServiceClient::new(channel);
+    let mut maintenance = server.maintenance().await;
+    let mut routing = server.routing().await;
 
     // Every alert would be posted.
     routing
@@ -152,23 +145,7 @@ async fn windows_hold_or_label_alerts_before_the_rules_run() {
         .unwrap()
         .into_inner();
     assert!(simulated.maintenance_result.unwrap().in_maintenance);
-    let audit = eventually("the audit entry", async || {
-        routing
-            .get_routing_audit_logs(authed(
-                pb::GetRoutingAuditLogsRequest {
-                    alert_id: held.id.clone(),
-                    ..Default::default()
-                },
-                ADMIN_TOKEN,
-            ))
-            .await
-            .ok()?
-            .into_inner()
-            .logs
-            .into_iter()
-            .next()
-    })
-    .await;
+    let audit = server.audit_of(&held.id).await;
     assert_eq!(audit.maintenance.unwrap().window_name, "IAD1 linecard swap");
     assert!(audit.actions.is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -238,13 +215,8 @@ async fn a_window_holds_open_alerts_when_it_opens_and_lets_them_go_when_it_close
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("core").await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut maintenance = MaintenanceServiceClient::new(channel.clone());
-    let mut routing = RoutingServiceClient::new(channel);
+    let mut maintenance = server.maintenance().await;
+    let mut routing = server.routing().await;
     routing
         .create_routing_rule(authed(
             pb::CreateRoutingRuleRequest {

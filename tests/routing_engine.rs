@@ -8,9 +8,7 @@ use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink}
 use std::time::Duration;
 
 use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as alerting;
-use tonic::transport::Channel;
 
 fn condition(kind: pb::ConditionType, field: &str, value: &str) -> pb::RoutingCondition {
     pb::RoutingCondition {
@@ -53,12 +51,7 @@ async fn rules_route_alerts_to_webhooks_and_record_why() {
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (service, key) = server.service_with_key("core").await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut routing = RoutingServiceClient::new(channel);
+    let mut routing = server.routing().await;
     let create = |rule: pb::RoutingRule| {
         authed(
             pb::CreateRoutingRuleRequest { rule: Some(rule) },
@@ -145,22 +138,7 @@ async fn rules_route_alerts_to_webhooks_and_record_why() {
         .into_iter()
         .find(|a| a.fingerprint == "920301b2e33ecfe9")
         .unwrap();
-    let audit = eventually("the audit entry", async || {
-        let logs = routing
-            .get_routing_audit_logs(authed(
-                pb::GetRoutingAuditLogsRequest {
-                    alert_id: bgp.id.clone(),
-                    ..Default::default()
-                },
-                ADMIN_TOKEN,
-            ))
-            .await
-            .ok()?
-            .into_inner()
-            .logs;
-        logs.into_iter().next()
-    })
-    .await;
+    let audit = server.audit_of(&bgp.id).await;
     let outcomes: Vec<&str> = audit.actions.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["sent", "pending: escalation"]);
     assert!(audit.actions.iter().all(|a| a.rule_id == critical.id));
@@ -269,12 +247,7 @@ async fn private_destinations_are_refused_by_default() {
     let db = Db::sqlite();
     let server = Server::start(&db).await;
     let (_, key) = server.service_with_key("strict").await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut routing = RoutingServiceClient::new(channel);
+    let mut routing = server.routing().await;
     let mut page = action(pb::ActionType::NotifyWebhook);
     page.notify_webhook = Some(pb::NotifyWebhookAction {
         webhook_url: format!("{sink_url}/all"),
@@ -296,23 +269,7 @@ async fn private_destinations_are_refused_by_default() {
         .await;
     assert_eq!(status, 200);
     let id = body["alert"]["id"].as_str().unwrap().to_string();
-    let audit = eventually("the audit entry", async || {
-        routing
-            .get_routing_audit_logs(authed(
-                pb::GetRoutingAuditLogsRequest {
-                    alert_id: id.clone(),
-                    ..Default::default()
-                },
-                ADMIN_TOKEN,
-            ))
-            .await
-            .ok()?
-            .into_inner()
-            .logs
-            .into_iter()
-            .next()
-    })
-    .await;
+    let audit = server.audit_of(&id).await;
     assert_eq!(audit.actions[0].outcome, "refused");
     assert!(
         audit.actions[0].detail.contains("private"),
@@ -328,12 +285,7 @@ async fn an_aggregate_rule_turns_a_storm_into_one_post_per_group_and_window() {
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("storm").await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut routing = RoutingServiceClient::new(channel);
+    let mut routing = server.routing().await;
     let mut group = action(pb::ActionType::Aggregate);
     group.aggregate = Some(pb::AggregateAction {
         group_by: vec!["site".into()],

@@ -5,20 +5,9 @@ mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, authed};
 use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as alerting;
 use oncall::grpc::pb::directory::v1 as dir;
 use tonic::Code;
-use tonic::transport::Channel;
-
-async fn client(server: &Server) -> RoutingServiceClient<Channel> {
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.grpc_port))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    RoutingServiceClient::new(channel)
-}
 
 fn webhook(url: &str) -> pb::RoutingAction {
     pb::RoutingAction {
@@ -87,7 +76,7 @@ const FRIDAY_EVENING: i64 = FRIDAY_NOON + 8 * 3600;
 async fn rules_are_checked_saved_ordered_tested_and_simulated() {
     let db = Db::sqlite();
     let server = Server::start(&db).await;
-    let mut routing = client(&server).await;
+    let mut routing = server.routing().await;
 
     let crit = routing
         .create_routing_rule(authed(
@@ -353,7 +342,7 @@ async fn rules_are_checked_saved_ordered_tested_and_simulated() {
     // Rules survive a restart (they are compiled again from the store).
     let mut server = server;
     server.restart().await;
-    let mut routing = client(&server).await;
+    let mut routing = server.routing().await;
     let after = routing
         .simulate_routing(authed(
             simulate(sample(alerting::Severity::Critical, "IAD1"), FRIDAY_NOON),

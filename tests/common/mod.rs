@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use oncall::grpc::pb::alerting::routing::v1 as routing;
+use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
 use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
@@ -271,6 +274,36 @@ impl Server {
 
     pub async fn users(&self) -> UserServiceClient<Channel> {
         UserServiceClient::new(self.channel().await)
+    }
+
+    pub async fn routing(&self) -> RoutingServiceClient<Channel> {
+        RoutingServiceClient::new(self.channel().await)
+    }
+
+    pub async fn maintenance(&self) -> MaintenanceServiceClient<Channel> {
+        MaintenanceServiceClient::new(self.channel().await)
+    }
+
+    /// The newest routing audit entry of an alert, waiting for the router to write it.
+    pub async fn audit_of(&self, alert_id: &str) -> routing::RoutingAuditLog {
+        let mut client = self.routing().await;
+        eventually("the routing audit entry", async || {
+            client
+                .get_routing_audit_logs(authed(
+                    routing::GetRoutingAuditLogsRequest {
+                        alert_id: alert_id.to_string(),
+                        ..Default::default()
+                    },
+                    ADMIN_TOKEN,
+                ))
+                .await
+                .ok()?
+                .into_inner()
+                .logs
+                .into_iter()
+                .next()
+        })
+        .await
     }
 
     /// A service and an integration key for it: (service id, plaintext key).
