@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use oncall::domain::routing::{
-    CelCondition, CelEnv, Condition, ConditionSpec, Explain, Field, Operator, RoutedAlert, Rule,
-    RuleCondition, RuleSet, TimeCondition,
+    CelCondition, CelEnv, Condition, ConditionSpec, Defaults, Explain, Field, Operator,
+    RoutedAlert, Rule, RuleCondition, RuleSet, TimeCondition,
 };
 use oncall::domain::severity::Severity;
 use uuid::Uuid;
@@ -114,7 +114,7 @@ fn alerts() -> Vec<RoutedAlert> {
 
 fn main() {
     let env = CelEnv::new();
-    let set = RuleSet::new(rules(&env), Vec::new(), env.clone());
+    let set = RuleSet::new(rules(&env), Defaults::none(), env.clone());
     let alerts = alerts();
     let now = Utc::now();
     let mut matched = 0usize;

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod flood_guard;
 pub mod grpc;
 pub mod http;
+pub mod inhibitions;
 pub mod notify;
 pub mod rulebook;
 pub mod server;

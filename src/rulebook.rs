@@ -1,10 +1,11 @@
-//! The compiled rule set: built from the stored rules when they change and swapped in
-//! whole, so deciding never recompiles a regex or a CEL program.
+//! The compiled rule set: built from the stored rules and default actions when they
+//! change and swapped in whole, so deciding never recompiles a regex or a CEL program.
 
 use std::sync::{Arc, RwLock};
 
-use crate::domain::routing::{CelEnv, RuleSet};
+use crate::domain::routing::{CelEnv, Defaults, RuleSet};
 use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::grpc::routing_defaults;
 use crate::store::{Store, StoreError};
 
 /// The rule set routing decides with; actions stay in their wire form until the actors
@@ -27,7 +28,7 @@ impl RuleBook {
             env: CelEnv::new(),
             current: Arc::new(RwLock::new(Arc::new(RuleSet::new(
                 Vec::new(),
-                Vec::new(),
+                Defaults::none(),
                 CelEnv::new(),
             )))),
             broken: Arc::new(RwLock::new(Vec::new())),
@@ -66,7 +67,17 @@ impl RuleBook {
                 Err(why) => broken.push(format!("rule {:?} is skipped: {why}", stored.name)),
             }
         }
-        let set = Arc::new(RuleSet::new(rules, Vec::new(), self.env.clone()));
+        let body = self.store.get_document(routing_defaults::DOCUMENT).await?;
+        let defaults = match routing_defaults::decode(body.as_deref())
+            .and_then(|d| routing_defaults::compile(&d).map_err(|e| e.message().to_string()))
+        {
+            Ok(defaults) => defaults,
+            Err(why) => {
+                broken.push(format!("default actions are skipped: {why}"));
+                Defaults::none()
+            }
+        };
+        let set = Arc::new(RuleSet::new(rules, defaults, self.env.clone()));
         if let Ok(mut current) = self.current.write() {
             *current = set;
         }

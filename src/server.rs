@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
+use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
 use crate::auth::{Authenticator, hash_secret};
@@ -27,6 +28,7 @@ use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
 use crate::grpc::{self, AlertApi, CatalogApi, MaintenanceApi, RoutingApi, UserApi, WindowBook};
 use crate::http::{self, AppState};
+use crate::inhibitions::InhibitionBook;
 use crate::notify::webhook::WebhookSender;
 use crate::rulebook::RuleBook;
 use crate::store::{self, Store};
@@ -71,12 +73,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let rules = RuleBook::load(store.clone()).await?;
     let windows = WindowBook::load(store.clone()).await?;
+    let inhibitions = InhibitionBook::load(store.clone()).await?;
     let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
     let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
     let (router, router_task) = Router::spawn(
         RouterParts {
             aggregator: aggregator.clone(),
             windows: windows.clone(),
+            inhibitions: inhibitions.clone(),
             store: store.clone(),
             rules: rules.clone(),
             engine: engine.clone(),
@@ -89,6 +93,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let watcher = MaintenanceWatcher {
         store: store.clone(),
         windows: windows.clone(),
+        engine: engine.clone(),
+        router: router.clone(),
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
+    let inhibition_watcher = InhibitionWatcher {
+        store: store.clone(),
+        book: inhibitions.clone(),
         engine: engine.clone(),
         router: router.clone(),
         shutdown: shutdown.clone(),
@@ -124,8 +136,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .max_decoding_message_size(max_message),
         )
         .add_service(
-            RoutingServiceServer::new(RoutingApi::new(ctx.clone(), rules, windows.clone()))
-                .max_decoding_message_size(max_message),
+            RoutingServiceServer::new(RoutingApi::new(
+                ctx.clone(),
+                rules,
+                windows.clone(),
+                inhibitions,
+            ))
+            .max_decoding_message_size(max_message),
         )
         .add_service(
             MaintenanceServiceServer::new(MaintenanceApi::new(ctx.clone(), windows))
@@ -174,6 +191,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     shutdown.cancel();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, watcher).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, inhibition_watcher).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;

@@ -242,6 +242,73 @@ async fn rules_route_alerts_to_webhooks_and_record_why() {
 }
 
 #[tokio::test]
+async fn default_actions_run_when_no_rule_matches_at_or_above_their_severity() {
+    let (sink_url, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let mut routing = server.routing().await;
+    let update = |actions: Vec<pb::RoutingAction>, minimum: alerting::Severity| {
+        authed(
+            pb::UpdateDefaultRoutingRequest {
+                defaults: Some(pb::DefaultRouting {
+                    actions,
+                    minimum_severity: minimum as i32,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        )
+    };
+    let mut bad = action(pb::ActionType::NotifyWebhook);
+    bad.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: "ftp://example.net".into(),
+    });
+    let err = routing
+        .update_default_routing(update(vec![bad], alerting::Severity::High))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("defaults.actions[0]"),
+        "{}",
+        err.message()
+    );
+    let mut page = action(pb::ActionType::NotifyWebhook);
+    page.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: format!("{sink_url}/unrouted"),
+    });
+    routing
+        .update_default_routing(update(vec![page.clone()], alerting::Severity::High))
+        .await
+        .unwrap();
+    let saved = routing
+        .get_default_routing(authed(pb::GetDefaultRoutingRequest {}, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(saved.actions, vec![page]);
+    assert_eq!(saved.minimum_severity, alerting::Severity::High as i32);
+
+    let mut ids = Vec::new();
+    for (summary, severity) in [("disk 80%", "low"), ("core down", "critical")] {
+        let body = serde_json::json!({"summary": summary, "severity": severity}).to_string();
+        let (status, _, answer) = server
+            .post_json(&format!("/api/v1/webhook/generic/{key}"), &body)
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        ids.push(answer["alert"]["id"].as_str().unwrap().to_string());
+    }
+    let critical = server.audit_of(&ids[1]).await;
+    assert!(critical.used_default_actions);
+    assert_eq!(critical.actions[0].outcome, "sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let posts = received.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "only the critical alert is posted");
+    assert_eq!(posts[0].1["summary"], "core down");
+}
+
+#[tokio::test]
 async fn private_destinations_are_refused_by_default() {
     let (sink_url, received) = webhook_sink().await;
     let db = Db::sqlite();

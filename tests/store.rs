@@ -14,7 +14,7 @@ use oncall::domain::directory::{ApiToken, User};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
-use oncall::store::{AlertQuery, Store, StoreError, StoredRule, StoredWindow};
+use oncall::store::{AlertQuery, Store, StoreError, StoredDefinition, StoredRule};
 use uuid::Uuid;
 
 macro_rules! on_both_stores {
@@ -44,6 +44,7 @@ on_both_stores!(
     listing_filters_and_pages,
     routing_rules_round_trip,
     maintenance_windows_round_trip,
+    inhibition_rules_documents_and_holds,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -518,7 +519,7 @@ async fn routing_rules_round_trip(store: Arc<dyn Store>) {
 }
 
 async fn maintenance_windows_round_trip(store: Arc<dyn Store>) {
-    let window = StoredWindow {
+    let window = StoredDefinition {
         id: Uuid::new_v4(),
         name: "IAD1 swap".into(),
         body: vec![1, 2, 3],
@@ -538,4 +539,67 @@ async fn maintenance_windows_round_trip(store: Arc<dyn Store>) {
     assert!(store.delete_window(window.id).await.unwrap());
     assert!(store.list_windows().await.unwrap().is_empty());
     assert!(!store.update_window(&changed).await.unwrap());
+}
+
+async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
+    let rule = |name: &str, minute| StoredDefinition {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        body: vec![7],
+        created_at: at(minute),
+        updated_at: at(minute),
+    };
+    let (later, earlier) = (rule("later", 9), rule("earlier", 1));
+    store.insert_inhibition_rule(&later).await.unwrap();
+    store.insert_inhibition_rule(&earlier).await.unwrap();
+    assert_eq!(
+        store.list_inhibition_rules().await.unwrap(),
+        vec![earlier.clone(), later.clone()],
+        "oldest first"
+    );
+    assert!(store.delete_inhibition_rule(later.id).await.unwrap());
+    assert!(!store.delete_inhibition_rule(later.id).await.unwrap());
+
+    assert_eq!(store.get_document("routing_defaults").await.unwrap(), None);
+    store
+        .put_document("routing_defaults", &[1, 2], at(1))
+        .await
+        .unwrap();
+    store
+        .put_document("routing_defaults", &[3], at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_document("routing_defaults").await.unwrap(),
+        Some(vec![3])
+    );
+
+    let svc = service("core");
+    store.insert_service(&svc).await.unwrap();
+    let inhibited = alert(svc.id, 1, "fp-1", &[]);
+    let in_window = alert(svc.id, 2, "fp-2", &[]);
+    let suppress = |alert: &Alert, holder: &str| AlertWrite::Suppress {
+        alert: reference(alert),
+        by: "routing".into(),
+        at: at(31),
+        reason: "held".into(),
+        held_by: Some(holder.into()),
+    };
+    store
+        .commit(&[
+            AlertWrite::Open(Box::new(inhibited.clone())),
+            AlertWrite::Open(Box::new(in_window.clone())),
+            suppress(&inhibited, "inhibit:source-1"),
+            suppress(&in_window, "window:w-1"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.holders("inhibit:").await.unwrap(),
+        vec!["inhibit:source-1".to_string()]
+    );
+    assert_eq!(
+        store.held_by("inhibit:source-1").await.unwrap(),
+        vec![inhibited.id]
+    );
 }

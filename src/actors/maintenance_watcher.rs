@@ -103,6 +103,7 @@ impl MaintenanceWatcher {
                 }
             };
             let count = page.items.len();
+            let mut held = 0;
             for alert in &page.items {
                 if window.covers(&routed_from_domain(alert), alert.service_id) {
                     let command = Command::Suppress {
@@ -110,16 +111,20 @@ impl MaintenanceWatcher {
                         reason: format!("maintenance window {:?} opened", window.name),
                         held_by: Some(window_holder(window.id)),
                     };
-                    if let Err(error) = self.engine.apply(alert, command).await {
-                        tracing::warn!(alert = %alert.id, %error, "could not hold an alert");
+                    match self.engine.apply(alert, command).await {
+                        Ok(()) => held += 1,
+                        Err(error) => {
+                            tracing::warn!(alert = %alert.id, %error, "could not hold an alert")
+                        }
                     }
                 }
             }
             if count < 1_000 {
                 return;
             }
-            // Held alerts left the triggered set, so the next page starts past the rest.
-            offset += count as i64;
+            // Held alerts (committed before `apply` returns) left the triggered set, so
+            // the next page starts past the ones left behind.
+            offset += (count - held) as i64;
         }
     }
 

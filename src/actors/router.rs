@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::aggregator::{AggregatorMsg, GroupKey, Member};
-use crate::domain::alert::{ACTOR_ROUTING, Alert, TimelineKind};
+use super::inhibition_watcher::hold_targets;
+use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus, TimelineKind};
+use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::domain::maintenance::{MaintenanceAction, applicable};
 use crate::domain::routing::Explain;
@@ -29,6 +31,7 @@ use crate::domain::severity::Severity;
 use crate::grpc::maintenance::{WindowBook, check_result};
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
+use crate::inhibitions::{InhibitionBook, source_holder};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::rulebook::{CompiledRules, RuleBook};
 use crate::store::{Store, StoredAudit};
@@ -47,6 +50,7 @@ pub struct Router {
 pub struct RouterParts {
     pub aggregator: ActorRef<AggregatorMsg>,
     pub windows: WindowBook,
+    pub inhibitions: InhibitionBook,
     pub store: Arc<dyn Store>,
     pub rules: RuleBook,
     pub engine: Engine,
@@ -98,6 +102,13 @@ async fn route_batch(parts: &RouterParts, ids: &[Uuid]) -> Result<(), crate::sto
     let alerts = parts.store.get_alerts(ids).await?;
     let now = Utc::now();
     let rules = parts.rules.current();
+    // Sources first, so a target routed beside its source in one batch is held by it.
+    let sources: Vec<(&Alert, Vec<InhibitionRule>)> = alerts
+        .iter()
+        .filter(|a| a.status != AlertStatus::Resolved)
+        .map(|a| (a, parts.inhibitions.add_source(a.id, &a.labels)))
+        .filter(|(_, rules)| !rules.is_empty())
+        .collect();
     // Collected first: a lazily mapped stream of borrowing futures trips the compiler's
     // higher-ranked lifetime check under `tokio::spawn`.
     let routings: Vec<_> = alerts
@@ -109,7 +120,12 @@ async fn route_batch(parts: &RouterParts, ids: &[Uuid]) -> Result<(), crate::sto
         .collect::<Vec<_>>()
         .await;
     let audits: Vec<StoredAudit> = decided.into_iter().flatten().collect();
-    parts.store.record_routing(&audits, ids, now).await
+    parts.store.record_routing(&audits, ids, now).await?;
+    // A source that opens after its targets holds the open, unacknowledged ones too.
+    for (source, rules) in sources {
+        hold_targets(&*parts.store, &parts.engine, source, &rules).await;
+    }
+    Ok(())
 }
 
 /// Decides for one alert and carries out its actions; `None` when no rule had anything
@@ -163,20 +179,37 @@ async fn route_one(
         }
     }
     let maintenance = check_result(held);
+    let maintenance = maintenance.in_maintenance.then_some(maintenance);
     if held.is_some_and(|w| w.action == MaintenanceAction::Suppress) {
-        return Some(audit(
-            alert,
-            now,
-            Vec::new(),
-            Vec::new(),
-            false,
-            0,
+        let log = pb::RoutingAuditLog {
             maintenance,
-            Vec::new(),
-        ));
+            ..pb::RoutingAuditLog::default()
+        };
+        return Some(audit(alert, now, log, Vec::new()));
+    }
+    // Inhibition comes after maintenance and before the rules: an alert an open source
+    // inhibits is held by that source, and routed when it lets go.
+    if let Some(inhibitor) = parts.inhibitions.inhibitor(alert.id, &current.labels) {
+        let command = Command::Suppress {
+            by: ACTOR_ROUTING.into(),
+            reason: format!(
+                "inhibited by alert {} (inhibition rule {:?})",
+                inhibitor.source, inhibitor.rule_name
+            ),
+            held_by: Some(source_holder(inhibitor.source)),
+        };
+        if let Err(error) = parts.engine.apply(alert, command).await {
+            tracing::warn!(alert = %alert.id, %error, "could not inhibit an alert");
+        }
+        let log = pb::RoutingAuditLog {
+            maintenance,
+            inhibition: Some(inhibitor.to_pb()),
+            ..pb::RoutingAuditLog::default()
+        };
+        return Some(audit(alert, now, log, Vec::new()));
     }
     let decision = rules.decide(&routed, now, false, Explain::Matches);
-    if held.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
+    if maintenance.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
         return None;
     }
     let suppressing = decision
@@ -203,28 +236,22 @@ async fn route_one(
         .filter(|e| e.matched)
         .map(|e| e.rule_id)
         .collect();
-    Some(audit(
-        alert,
-        now,
-        decision.evaluations.iter().map(evaluation_to_pb).collect(),
-        outcomes,
-        decision.used_defaults,
-        decision.rules_evaluated,
+    let log = pb::RoutingAuditLog {
+        evaluations: decision.evaluations.iter().map(evaluation_to_pb).collect(),
+        actions: outcomes,
+        used_default_actions: decision.used_defaults,
+        rules_evaluated: i32::try_from(decision.rules_evaluated).unwrap_or(i32::MAX),
         maintenance,
-        matched,
-    ))
+        ..pb::RoutingAuditLog::default()
+    };
+    Some(audit(alert, now, log, matched))
 }
 
-/// The audit entry of one routing decision.
-#[allow(clippy::too_many_arguments)]
+/// The audit entry of one routing decision, explained by `log`.
 fn audit(
     alert: &Alert,
     now: chrono::DateTime<Utc>,
-    evaluations: Vec<pb::RuleEvaluation>,
-    actions: Vec<pb::ActionOutcome>,
-    used_default_actions: bool,
-    rules_evaluated: usize,
-    maintenance: pb::MaintenanceCheckResult,
+    log: pb::RoutingAuditLog,
     matched_rule_ids: Vec<Uuid>,
 ) -> StoredAudit {
     let id = Uuid::now_v7();
@@ -232,11 +259,7 @@ fn audit(
         id: id.to_string(),
         alert_id: alert.id.to_string(),
         evaluated_at: Some(crate::grpc::convert::timestamp(now)),
-        evaluations,
-        actions,
-        used_default_actions,
-        rules_evaluated: rules_evaluated as i32,
-        maintenance: maintenance.in_maintenance.then_some(maintenance),
+        ..log
     };
     StoredAudit {
         id,

@@ -10,6 +10,7 @@ pub mod change;
 pub mod directory;
 pub mod fingerprint;
 pub mod incoming;
+pub mod inhibition;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod matcher;

@@ -17,7 +17,7 @@ use crate::domain::maintenance::{
     MaintenanceAction, MaintenanceWindow, Pattern, Recurrence, applicable,
 };
 use crate::domain::matcher::Matcher;
-use crate::store::{Store, StoreError, StoredWindow};
+use crate::store::{Store, StoreError, StoredDefinition};
 
 fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
@@ -126,7 +126,7 @@ fn recurrence(r: &pb::MaintenanceRecurrence) -> Result<Recurrence, Status> {
     })
 }
 
-fn decode(stored: &StoredWindow) -> Result<pb::MaintenanceWindow, Status> {
+fn decode(stored: &StoredDefinition) -> Result<pb::MaintenanceWindow, Status> {
     let mut window = pb::MaintenanceWindow::decode(stored.body.as_slice()).map_err(|e| {
         Status::data_loss(format!(
             "maintenance window {} is unreadable: {e}",
@@ -213,7 +213,7 @@ impl MaintenanceApi {
         MaintenanceApi { ctx, windows }
     }
 
-    async fn stored(&self, id: Uuid) -> Result<StoredWindow, Status> {
+    async fn stored(&self, id: Uuid) -> Result<StoredDefinition, Status> {
         self.ctx
             .store
             .get_window(id)
@@ -254,7 +254,7 @@ impl MaintenanceService for MaintenanceApi {
         window.updated_at = window.created_at;
         self.ctx
             .store
-            .insert_window(&StoredWindow {
+            .insert_window(&StoredDefinition {
                 id,
                 name: window.name.clone(),
                 body: window.encode_to_vec(),
@@ -316,7 +316,7 @@ impl MaintenanceService for MaintenanceApi {
         window.updated_at = Some(convert::timestamp(now));
         self.ctx
             .store
-            .update_window(&StoredWindow {
+            .update_window(&StoredDefinition {
                 id,
                 name: window.name.clone(),
                 body: window.encode_to_vec(),

@@ -4,8 +4,10 @@
 mod alerts;
 mod catalog;
 pub mod convert;
+pub mod inhibition;
 pub mod maintenance;
 pub mod routing;
+pub mod routing_defaults;
 mod users;
 
 use std::sync::Arc;

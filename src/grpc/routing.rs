@@ -9,9 +9,11 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::inhibition::InhibitionApi;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::routing_service_server::RoutingService;
 use super::pb::alerting::v1 as alerting;
+use super::routing_defaults::DefaultsApi;
 use super::{Context, author, convert, next_token, page, parse_id, store_status};
 use crate::domain::access::Action;
 use crate::domain::routing::{
@@ -19,6 +21,7 @@ use crate::domain::routing::{
     RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
 };
 use crate::domain::severity::Severity;
+use crate::inhibitions::InhibitionBook;
 use crate::rulebook::RuleBook;
 use crate::store::StoredRule;
 
@@ -26,11 +29,26 @@ pub struct RoutingApi {
     ctx: Context,
     rules: RuleBook,
     windows: super::WindowBook,
+    inhibition: InhibitionApi,
+    defaults: DefaultsApi,
 }
 
 impl RoutingApi {
-    pub fn new(ctx: Context, rules: RuleBook, windows: super::WindowBook) -> RoutingApi {
+    pub fn new(
+        ctx: Context,
+        rules: RuleBook,
+        windows: super::WindowBook,
+        inhibitions: InhibitionBook,
+    ) -> RoutingApi {
         RoutingApi {
+            inhibition: InhibitionApi {
+                ctx: ctx.clone(),
+                book: inhibitions,
+            },
+            defaults: DefaultsApi {
+                ctx: ctx.clone(),
+                rules: rules.clone(),
+            },
             ctx,
             rules,
             windows,
@@ -184,7 +202,7 @@ fn compile_condition(
         .map_err(|e| invalid(format!("{at}.{}", e.field), e.reason))
 }
 
-fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), Status> {
+pub(super) fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), Status> {
     use pb::ActionType as A;
     let id = |field: &str, value: &str| parse_id(&format!("{at}.{field}"), value).map(|_| ());
     let missing = |part: &str| invalid(format!("{at}.{part}"), "required for this action type");
@@ -604,7 +622,7 @@ impl RoutingService for RoutingApi {
         };
         let set = crate::domain::routing::RuleSet::new(
             vec![compiled],
-            Vec::new(),
+            crate::domain::routing::Defaults::none(),
             self.rules.env().clone(),
         );
         let decision = set.decide(&alert, now, true, Explain::Everything);
@@ -693,6 +711,12 @@ impl RoutingService for RoutingApi {
             .unwrap_or_default();
         let windows = self.windows.current();
         let held = crate::domain::maintenance::applicable(&windows, &alert, service, now);
+        let alert_id = body
+            .alert
+            .as_ref()
+            .and_then(|a| Uuid::parse_str(&a.id).ok())
+            .unwrap_or_default();
+        let inhibitor = self.inhibition.book.inhibitor(alert_id, &alert.labels);
         let set = self.rules.current();
         let decision = set.decide(&alert, now, body.include_disabled, Explain::Everything);
         let mut warnings = self.rules.broken();
@@ -710,7 +734,13 @@ impl RoutingService for RoutingApi {
             }
         }
         if decision.actions.is_empty() {
-            warnings.push("no rule matched and there are no default actions".into());
+            warnings.push("no rule matched and no default actions apply".into());
+        }
+        if let Some(inhibitor) = &inhibitor {
+            warnings.push(format!(
+                "open alert {} inhibits this alert (inhibition rule {:?}): the rules' actions would not run",
+                inhibitor.source, inhibitor.rule_name
+            ));
         }
         if let Some(window) = held
             && window.action == crate::domain::maintenance::MaintenanceAction::Suppress
@@ -733,6 +763,42 @@ impl RoutingService for RoutingApi {
             used_default_actions: decision.used_defaults,
             warnings,
             maintenance_result: Some(super::maintenance::check_result(held)),
+            inhibition: inhibitor.map(|i| i.to_pb()),
         }))
+    }
+
+    async fn create_inhibition_rule(
+        &self,
+        request: Request<pb::CreateInhibitionRuleRequest>,
+    ) -> Result<Response<pb::InhibitionRule>, Status> {
+        self.inhibition.create(request).await
+    }
+
+    async fn list_inhibition_rules(
+        &self,
+        request: Request<pb::ListInhibitionRulesRequest>,
+    ) -> Result<Response<pb::ListInhibitionRulesResponse>, Status> {
+        self.inhibition.list(request).await
+    }
+
+    async fn delete_inhibition_rule(
+        &self,
+        request: Request<pb::DeleteInhibitionRuleRequest>,
+    ) -> Result<Response<pb::DeleteInhibitionRuleResponse>, Status> {
+        self.inhibition.delete(request).await
+    }
+
+    async fn get_default_routing(
+        &self,
+        request: Request<pb::GetDefaultRoutingRequest>,
+    ) -> Result<Response<pb::DefaultRouting>, Status> {
+        self.defaults.get(request).await
+    }
+
+    async fn update_default_routing(
+        &self,
+        request: Request<pb::UpdateDefaultRoutingRequest>,
+    ) -> Result<Response<pb::DefaultRouting>, Status> {
+        self.defaults.update(request).await
     }
 }

@@ -70,9 +70,10 @@ pub struct StoredRule {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A maintenance window as stored: an opaque encoding the gRPC edge owns.
+/// A named definition as stored (a maintenance window, an inhibition rule): its body is
+/// an opaque encoding the gRPC edge owns.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StoredWindow {
+pub struct StoredDefinition {
     pub id: Uuid,
     pub name: String,
     pub body: Vec<u8>,
@@ -179,13 +180,22 @@ pub trait Store: Send + Sync + 'static {
     async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
     async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
 
-    async fn insert_window(&self, window: &StoredWindow) -> StoreResult<()>;
-    async fn get_window(&self, id: Uuid) -> StoreResult<Option<StoredWindow>>;
+    async fn insert_window(&self, window: &StoredDefinition) -> StoreResult<()>;
+    async fn get_window(&self, id: Uuid) -> StoreResult<Option<StoredDefinition>>;
     /// Every window, by name.
-    async fn list_windows(&self) -> StoreResult<Vec<StoredWindow>>;
+    async fn list_windows(&self) -> StoreResult<Vec<StoredDefinition>>;
     /// False when no such window exists.
-    async fn update_window(&self, window: &StoredWindow) -> StoreResult<bool>;
+    async fn update_window(&self, window: &StoredDefinition) -> StoreResult<bool>;
     async fn delete_window(&self, id: Uuid) -> StoreResult<bool>;
+
+    async fn insert_inhibition_rule(&self, rule: &StoredDefinition) -> StoreResult<()>;
+    /// Every inhibition rule, oldest first: the order they are checked in.
+    async fn list_inhibition_rules(&self) -> StoreResult<Vec<StoredDefinition>>;
+    async fn delete_inhibition_rule(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// A settings document by name (`routing_defaults`), if one was saved.
+    async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn put_document(&self, name: &str, body: &[u8], at: DateTime<Utc>) -> StoreResult<()>;
 
     /// Records routing decisions and marks their alerts routed, in one transaction.
     /// `routed` may name alerts without an audit entry (no rule had anything to say).
@@ -200,6 +210,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<StoredAudit>>;
     /// Suppressed alerts that `holder` (`window:<id>`) holds.
     async fn held_by(&self, holder: &str) -> StoreResult<Vec<Uuid>>;
+    /// The holders, starting with `prefix` (`inhibit:`), of suppressed alerts.
+    async fn holders(&self, prefix: &str) -> StoreResult<Vec<String>>;
     /// Open alerts routing has not acted on yet, oldest first.
     async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;
 }

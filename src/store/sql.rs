@@ -137,8 +137,8 @@ macro_rules! impl_sql_store {
             })
         }
 
-        fn window_of(row: &DbRow) -> StoreResult<crate::store::StoredWindow> {
-            Ok(crate::store::StoredWindow {
+        fn definition_of(row: &DbRow) -> StoreResult<crate::store::StoredDefinition> {
+            Ok(crate::store::StoredDefinition {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
                 body: row.try_get("body")?,
@@ -927,7 +927,7 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn insert_window(&self, window: &crate::store::StoredWindow) -> StoreResult<()> {
+            async fn insert_window(&self, window: &crate::store::StoredDefinition) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO maintenance_windows (id, name, body, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5)",
@@ -943,26 +943,26 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn get_window(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredWindow>> {
+            async fn get_window(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredDefinition>> {
                 sqlx::query("SELECT * FROM maintenance_windows WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?
                     .as_ref()
-                    .map(window_of)
+                    .map(definition_of)
                     .transpose()
             }
 
-            async fn list_windows(&self) -> StoreResult<Vec<crate::store::StoredWindow>> {
+            async fn list_windows(&self) -> StoreResult<Vec<crate::store::StoredDefinition>> {
                 sqlx::query("SELECT * FROM maintenance_windows ORDER BY name, id")
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
-                    .map(window_of)
+                    .map(definition_of)
                     .collect()
             }
 
-            async fn update_window(&self, window: &crate::store::StoredWindow) -> StoreResult<bool> {
+            async fn update_window(&self, window: &crate::store::StoredDefinition) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE maintenance_windows SET name = $1, body = $2, updated_at = $3 \
                      WHERE id = $4",
@@ -982,6 +982,65 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn insert_inhibition_rule(&self, rule: &crate::store::StoredDefinition) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO inhibition_rules (id, name, body, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(rule.id)
+                .bind(rule.name.as_str())
+                .bind(rule.body.as_slice())
+                .bind(rule.created_at)
+                .bind(rule.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "an inhibition rule with this id"))?;
+                Ok(())
+            }
+
+            async fn list_inhibition_rules(&self) -> StoreResult<Vec<crate::store::StoredDefinition>> {
+                sqlx::query("SELECT * FROM inhibition_rules ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(definition_of)
+                    .collect()
+            }
+
+            async fn delete_inhibition_rule(&self, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM inhibition_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+                Ok(sqlx::query_scalar("SELECT body FROM documents WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn put_document(
+                &self,
+                name: &str,
+                body: &[u8],
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO documents (name, body, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET body = excluded.body, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(body)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn record_routing(
@@ -1097,6 +1156,17 @@ macro_rules! impl_sql_store {
                      ORDER BY number",
                 )
                 .bind(holder)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn holders(&self, prefix: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT suppressed_by FROM alerts \
+                     WHERE status = 'suppressed' AND substr(suppressed_by, 1, $1) = $2",
+                )
+                .bind(i32::try_from(prefix.len()).unwrap_or(i32::MAX))
+                .bind(prefix)
                 .fetch_all(&self.pool)
                 .await?)
             }

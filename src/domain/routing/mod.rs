@@ -14,5 +14,5 @@ pub use cel::{CelActivation, CelCondition, CelEnv, CelOutcome};
 pub use condition::{
     Condition, ConditionError, ConditionResult, ConditionSpec, Field, Operator, RoutedAlert,
 };
-pub use rule::{Decision, Explain, Rule, RuleCondition, RuleEvaluation, RuleSet};
+pub use rule::{Decision, Defaults, Explain, Rule, RuleCondition, RuleEvaluation, RuleSet};
 pub use time_window::{TimeCondition, TimeConditionError, TimeResult, TimeWindow};

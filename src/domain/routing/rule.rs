@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::cel::{CelActivation, CelCondition, CelEnv};
 use super::condition::{Condition, ConditionResult, RoutedAlert};
 use super::time_window::{TimeCondition, TimeResult};
+use crate::domain::severity::Severity;
 
 #[derive(Clone, Debug)]
 pub struct Rule<A> {
@@ -112,18 +113,35 @@ pub struct Decision<'a, A> {
     pub used_defaults: bool,
 }
 
+/// What runs when no rule matches: the actions, for alerts at or above a severity (so
+/// an unmatched info alert need not page anyone).
+#[derive(Clone, Debug)]
+pub struct Defaults<A> {
+    pub actions: Vec<A>,
+    pub minimum_severity: Severity,
+}
+
+impl<A> Defaults<A> {
+    pub fn none() -> Defaults<A> {
+        Defaults {
+            actions: Vec::new(),
+            minimum_severity: Severity::Info,
+        }
+    }
+}
+
 /// A compiled, ordered rule set: built when rules change, shared by every decision.
 #[derive(Clone, Debug)]
 pub struct RuleSet<A> {
     rules: Vec<Rule<A>>,
-    defaults: Vec<A>,
+    defaults: Defaults<A>,
     env: CelEnv,
 }
 
 impl<A> RuleSet<A> {
     /// Orders the rules by priority (ties by name, then id, so the order is stable).
     /// `env` must be the environment the rules' CEL conditions were compiled in.
-    pub fn new(mut rules: Vec<Rule<A>>, defaults: Vec<A>, env: CelEnv) -> RuleSet<A> {
+    pub fn new(mut rules: Vec<Rule<A>>, defaults: Defaults<A>, env: CelEnv) -> RuleSet<A> {
         rules.sort_by(|a, b| (a.priority, &a.name, a.id).cmp(&(b.priority, &b.name, b.id)));
         RuleSet {
             rules,
@@ -134,6 +152,10 @@ impl<A> RuleSet<A> {
 
     pub fn rules(&self) -> &[Rule<A>] {
         &self.rules
+    }
+
+    pub fn defaults(&self) -> &Defaults<A> {
+        &self.defaults
     }
 
     /// Decides for `alert` at `now`. `include_disabled` evaluates disabled rules as if
@@ -201,9 +223,11 @@ impl<A> RuleSet<A> {
                 stopped = rule.terminal;
             }
         }
-        let used_defaults = !matched_any;
+        let used_defaults = !matched_any
+            && !self.defaults.actions.is_empty()
+            && alert.severity.rank() >= self.defaults.minimum_severity.rank();
         if used_defaults {
-            actions.extend(self.defaults.iter().map(|a| (None, a)));
+            actions.extend(self.defaults.actions.iter().map(|a| (None, a)));
         }
         Decision {
             evaluations,
@@ -288,6 +312,13 @@ mod tests {
         }
     }
 
+    pub(super) fn defaults() -> Defaults<&'static str> {
+        Defaults {
+            actions: vec!["default"],
+            minimum_severity: Severity::Info,
+        }
+    }
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()
     }
@@ -299,7 +330,7 @@ mod tests {
                 rule("iad-second", 20, false, "IAD1"),
                 rule("iad-first", 10, false, "IAD1"),
             ],
-            vec!["default"],
+            defaults(),
             CelEnv::new(),
         );
         let decision = set.decide(
@@ -320,7 +351,7 @@ mod tests {
                 rule("iad-first", 10, true, "IAD1"),
                 rule("iad-second", 20, false, "IAD1"),
             ],
-            vec!["default"],
+            defaults(),
             CelEnv::new(),
         );
         let decision = set.decide(
@@ -343,7 +374,7 @@ mod tests {
         disabled.enabled = false;
         let set = RuleSet::new(
             vec![disabled, rule("fra", 20, false, "FRA3")],
-            vec!["default"],
+            defaults(),
             CelEnv::new(),
         );
         let decision = set.decide(
@@ -368,6 +399,37 @@ mod tests {
     }
 
     #[test]
+    fn defaults_apply_only_at_or_above_their_minimum_severity() {
+        let set = RuleSet::new(
+            vec![rule("fra", 20, false, "FRA3")],
+            Defaults {
+                actions: vec!["default"],
+                minimum_severity: Severity::High,
+            },
+            CelEnv::new(),
+        );
+        let unmatched =
+            |severity| set.decide(&alert(severity, "IAD1"), now(), false, Explain::Matches);
+        assert!(unmatched(Severity::Critical).used_defaults);
+        assert!(unmatched(Severity::High).used_defaults);
+        let low = unmatched(Severity::Low);
+        assert!(!low.used_defaults);
+        assert!(low.actions.is_empty());
+        let empty: RuleSet<&str> = RuleSet::new(Vec::new(), Defaults::none(), CelEnv::new());
+        assert!(
+            !empty
+                .decide(
+                    &alert(Severity::Critical, "IAD1"),
+                    now(),
+                    false,
+                    Explain::Matches
+                )
+                .used_defaults,
+            "no default actions: nothing to use"
+        );
+    }
+
+    #[test]
     fn explaining_matches_only_keeps_the_same_decision() {
         let set = RuleSet::new(
             vec![
@@ -375,7 +437,7 @@ mod tests {
                 rule("iad-first", 10, true, "IAD1"),
                 rule("iad-second", 20, false, "IAD1"),
             ],
-            vec!["default"],
+            defaults(),
             CelEnv::new(),
         );
         let alert = alert(Severity::High, "IAD1");
@@ -405,7 +467,7 @@ mod tests {
             )
             .unwrap(),
         );
-        let set = RuleSet::new(vec![office], vec!["default"], CelEnv::new());
+        let set = RuleSet::new(vec![office], defaults(), CelEnv::new());
         assert!(
             !set.decide(
                 &alert(Severity::High, "IAD1"),
@@ -463,7 +525,7 @@ mod cel_rule_tests {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
         };
-        let set = RuleSet::new(vec![rule], vec!["default"], env);
+        let set = RuleSet::new(vec![rule], super::tests::defaults(), env);
         let decision = set.decide(&alert, Utc::now(), false, Explain::Everything);
         assert!(decision.used_defaults);
         let result = &decision.evaluations[0].conditions[0];

@@ -1,0 +1,135 @@
+//! Inhibition rules on `alerting.routing.v1.RoutingService`: checked and compiled when
+//! saved (a bad matcher is INVALID_ARGUMENT naming it), stored in their wire form, and
+//! swapped into the inhibition book that routing consults after maintenance.
+
+use chrono::Utc;
+use prost::Message;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::pb::alerting::routing::v1 as pb;
+use super::{Context, author, convert, parse_id, store_status};
+use crate::domain::access::Action;
+use crate::domain::inhibition::InhibitionRule;
+use crate::domain::matcher::Matcher;
+use crate::inhibitions::InhibitionBook;
+use crate::store::StoredDefinition;
+
+fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+/// Checks a rule as written and compiles it; errors name the field under `rule`.
+pub fn compile(rule: &pb::InhibitionRule, id: Uuid) -> Result<InhibitionRule, Status> {
+    if rule.name.trim().is_empty() {
+        return Err(invalid("rule.name", "required"));
+    }
+    let matchers = |field: &str, texts: &[String]| {
+        if texts.is_empty() {
+            return Err(invalid(
+                format!("rule.{field}"),
+                "give at least one matcher",
+            ));
+        }
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Matcher::parse(m).map_err(|e| invalid(format!("rule.{field}[{i}]"), e)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let source = matchers("source_matchers", &rule.source_matchers)?;
+    let target = matchers("target_matchers", &rule.target_matchers)?;
+    if let Some(i) = rule.equal.iter().position(|l| l.trim().is_empty()) {
+        return Err(invalid(format!("rule.equal[{i}]"), "empty label name"));
+    }
+    Ok(InhibitionRule {
+        id,
+        name: rule.name.clone(),
+        source,
+        target,
+        equal: rule.equal.clone(),
+    })
+}
+
+fn decode(stored: &StoredDefinition) -> Result<pb::InhibitionRule, Status> {
+    let mut rule = pb::InhibitionRule::decode(stored.body.as_slice()).map_err(|e| {
+        Status::data_loss(format!("inhibition rule {} is unreadable: {e}", stored.id))
+    })?;
+    rule.id = stored.id.to_string();
+    Ok(rule)
+}
+
+/// The inhibition RPCs; `RoutingApi` hands them here.
+pub struct InhibitionApi {
+    pub ctx: Context,
+    pub book: InhibitionBook,
+}
+
+impl InhibitionApi {
+    pub async fn create(
+        &self,
+        request: Request<pb::CreateInhibitionRuleRequest>,
+    ) -> Result<Response<pb::InhibitionRule>, Status> {
+        let principal = self.ctx.authorize(&request, Action::Administer).await?;
+        let mut rule = request
+            .into_inner()
+            .rule
+            .ok_or_else(|| invalid("rule", "required"))?;
+        let id = Uuid::new_v4();
+        compile(&rule, id)?;
+        let now = Utc::now();
+        rule.id = id.to_string();
+        rule.created_by = author(&principal);
+        rule.created_at = Some(convert::timestamp(now));
+        let stored = StoredDefinition {
+            id,
+            name: rule.name.clone(),
+            body: rule.encode_to_vec(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.ctx
+            .store
+            .insert_inhibition_rule(&stored)
+            .await
+            .map_err(store_status)?;
+        self.book.reload().await.map_err(store_status)?;
+        Ok(Response::new(rule))
+    }
+
+    pub async fn list(
+        &self,
+        request: Request<pb::ListInhibitionRulesRequest>,
+    ) -> Result<Response<pb::ListInhibitionRulesResponse>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let rules = self
+            .ctx
+            .store
+            .list_inhibition_rules()
+            .await
+            .map_err(store_status)?
+            .iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListInhibitionRulesResponse { rules }))
+    }
+
+    pub async fn delete(
+        &self,
+        request: Request<pb::DeleteInhibitionRuleRequest>,
+    ) -> Result<Response<pb::DeleteInhibitionRuleResponse>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        if !self
+            .ctx
+            .store
+            .delete_inhibition_rule(id)
+            .await
+            .map_err(store_status)?
+        {
+            return Err(Status::not_found(format!("inhibition rule {id} not found")));
+        }
+        self.book.reload().await.map_err(store_status)?;
+        Ok(Response::new(pb::DeleteInhibitionRuleResponse {}))
+    }
+}
