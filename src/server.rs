@@ -16,6 +16,7 @@ use crate::actors::aggregator::Aggregator;
 use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
+use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
 use crate::domain::access::Role;
@@ -74,6 +75,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let rules = RuleBook::load(store.clone()).await?;
     let windows = WindowBook::load(store.clone()).await?;
     let inhibitions = InhibitionBook::load(store.clone()).await?;
+    let timed_holds = Arc::new(tokio::sync::Notify::new());
     let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
     let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
     let (router, router_task) = Router::spawn(
@@ -81,6 +83,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             aggregator: aggregator.clone(),
             windows: windows.clone(),
             inhibitions: inhibitions.clone(),
+            timed_holds: timed_holds.clone(),
             store: store.clone(),
             rules: rules.clone(),
             engine: engine.clone(),
@@ -103,6 +106,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         book: inhibitions.clone(),
         engine: engine.clone(),
         router: router.clone(),
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
+    let suppression_expiry = SuppressionExpiry {
+        store: store.clone(),
+        engine: engine.clone(),
+        router: router.clone(),
+        timed_holds,
         shutdown: shutdown.clone(),
     }
     .spawn();
@@ -192,6 +203,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, watcher).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, inhibition_watcher).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, suppression_expiry).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;

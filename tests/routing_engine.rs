@@ -309,6 +309,80 @@ async fn default_actions_run_when_no_rule_matches_at_or_above_their_severity() {
 }
 
 #[tokio::test]
+async fn a_timed_suppression_holds_then_lets_the_rule_page() {
+    let (sink_url, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let mut routing = server.routing().await;
+    let mut hush = action(pb::ActionType::Suppress);
+    hush.suppress = Some(pb::SuppressAction {
+        reason: "flapping circuit: give it two seconds".into(),
+        duration: Some(prost_types::Duration {
+            seconds: 2,
+            nanos: 0,
+        }),
+    });
+    let mut page = action(pb::ActionType::NotifyWebhook);
+    page.notify_webhook = Some(pb::NotifyWebhookAction {
+        webhook_url: format!("{sink_url}/late"),
+    });
+    let rule = routing
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(rule("hold then page", 1, true, vec![], vec![hush, page])),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/generic/{key}"),
+            &fixture("generic/minimal.json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = body["alert"]["id"].as_str().unwrap().to_string();
+    let first = server.audit_of(&id).await;
+    assert_eq!(first.actions[0].outcome, "suppressed");
+    assert_eq!(first.actions[1].outcome, "skipped");
+    let mut alerts = server.alerts().await;
+    let status_now = async |alerts: &mut alerting::alert_service_client::AlertServiceClient<_>| {
+        alerts
+            .get_alert(authed(
+                alerting::GetAlertRequest { id: id.clone() },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    };
+    assert_eq!(
+        status_now(&mut alerts).await,
+        alerting::AlertStatus::Suppressed as i32
+    );
+    assert!(received.lock().unwrap().is_empty());
+
+    let posts = eventually("the late page", async || {
+        let posts = received.lock().unwrap().clone();
+        (!posts.is_empty()).then_some(posts)
+    })
+    .await;
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].1["rule"]["id"], rule.id.as_str());
+    assert_eq!(
+        status_now(&mut alerts).await,
+        alerting::AlertStatus::Triggered as i32
+    );
+    let last = server.audit_of(&id).await;
+    assert_eq!(last.actions[0].outcome, "expired");
+    assert_eq!(last.actions[1].outcome, "sent");
+}
+
+#[tokio::test]
 async fn private_destinations_are_refused_by_default() {
     let (sink_url, received) = webhook_sink().await;
     let db = Db::sqlite();

@@ -14,6 +14,7 @@ pub mod maintenance_watcher;
 pub mod persister;
 pub mod router;
 pub mod shard;
+pub mod suppression_expiry;
 
 use crate::domain::lifecycle::{AlertRef, IngestOutcome, LifecycleError};
 use crate::store::StoreError;

@@ -44,13 +44,23 @@ const MAX_BATCH: usize = 2_000;
 
 #[derive(Clone)]
 pub struct Router {
-    queue: mpsc::Sender<Uuid>,
+    queue: mpsc::Sender<RouteRequest>,
+}
+
+/// An alert to route; `expired` names the rule whose timed suppression just ended, so
+/// that rule's suppress action does not hold the alert again.
+#[derive(Clone, Copy, Debug)]
+struct RouteRequest {
+    alert: Uuid,
+    expired: Option<Uuid>,
 }
 
 pub struct RouterParts {
     pub aggregator: ActorRef<AggregatorMsg>,
     pub windows: WindowBook,
     pub inhibitions: InhibitionBook,
+    /// Told when a rule holds an alert for a time, so the expiry watcher wakes for it.
+    pub timed_holds: Arc<tokio::sync::Notify>,
     pub store: Arc<dyn Store>,
     pub rules: RuleBook,
     pub engine: Engine,
@@ -68,13 +78,31 @@ impl Router {
     /// Queues a committed alert for routing; waits while the queue is full, which slows
     /// the ingest that produced it instead of growing memory.
     pub async fn route(&self, alert_id: Uuid) {
-        if self.queue.send(alert_id).await.is_err() {
-            tracing::warn!(alert = %alert_id, "router stopped; the alert is routed on the next start");
+        self.send(RouteRequest {
+            alert: alert_id,
+            expired: None,
+        })
+        .await;
+    }
+
+    /// Routes an alert whose timed suppression by `rule` ended: the rule's other actions
+    /// run, its suppress action does not.
+    pub async fn route_after_suppression(&self, alert_id: Uuid, rule: Uuid) {
+        self.send(RouteRequest {
+            alert: alert_id,
+            expired: Some(rule),
+        })
+        .await;
+    }
+
+    async fn send(&self, request: RouteRequest) {
+        if self.queue.send(request).await.is_err() {
+            tracing::warn!(alert = %request.alert, "router stopped; the alert is routed on the next start");
         }
     }
 }
 
-async fn run(parts: Arc<RouterParts>, mut inbox: mpsc::Receiver<Uuid>) {
+async fn run(parts: Arc<RouterParts>, mut inbox: mpsc::Receiver<RouteRequest>) {
     loop {
         let first = tokio::select! {
             () = parts.shutdown.cancelled() => break,
@@ -98,8 +126,16 @@ async fn run(parts: Arc<RouterParts>, mut inbox: mpsc::Receiver<Uuid>) {
     }
 }
 
-async fn route_batch(parts: &RouterParts, ids: &[Uuid]) -> Result<(), crate::store::StoreError> {
-    let alerts = parts.store.get_alerts(ids).await?;
+async fn route_batch(
+    parts: &RouterParts,
+    batch: &[RouteRequest],
+) -> Result<(), crate::store::StoreError> {
+    let ids: Vec<Uuid> = batch.iter().map(|r| r.alert).collect();
+    let expired: BTreeMap<Uuid, Uuid> = batch
+        .iter()
+        .filter_map(|r| Some((r.alert, r.expired?)))
+        .collect();
+    let alerts = parts.store.get_alerts(&ids).await?;
     let now = Utc::now();
     let rules = parts.rules.current();
     // Sources first, so a target routed beside its source in one batch is held by it.
@@ -113,14 +149,14 @@ async fn route_batch(parts: &RouterParts, ids: &[Uuid]) -> Result<(), crate::sto
     // higher-ranked lifetime check under `tokio::spawn`.
     let routings: Vec<_> = alerts
         .iter()
-        .map(|alert| route_one(parts, &rules, alert, now))
+        .map(|alert| route_one(parts, &rules, alert, expired.get(&alert.id).copied(), now))
         .collect();
     let decided = futures_util::stream::iter(routings)
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
     let audits: Vec<StoredAudit> = decided.into_iter().flatten().collect();
-    parts.store.record_routing(&audits, ids, now).await?;
+    parts.store.record_routing(&audits, &ids, now).await?;
     // A source that opens after its targets holds the open, unacknowledged ones too.
     for (source, rules) in sources {
         hold_targets(&*parts.store, &parts.engine, source, &rules).await;
@@ -134,6 +170,7 @@ async fn route_one(
     parts: &RouterParts,
     rules: &CompiledRules,
     alert: &Alert,
+    expired: Option<Uuid>,
     now: chrono::DateTime<Utc>,
 ) -> Option<StoredAudit> {
     let mut routed = routed_from_domain(alert);
@@ -212,17 +249,22 @@ async fn route_one(
     if maintenance.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
         return None;
     }
-    let suppressing = decision
-        .actions
-        .iter()
-        .any(|(_, a)| a.r#type == pb::ActionType::Suppress as i32);
+    let suppressing = decision.actions.iter().any(|(rule, a)| {
+        a.r#type == pb::ActionType::Suppress as i32 && (rule.is_none() || *rule != expired)
+    });
     let mut outcomes = Vec::with_capacity(decision.actions.len());
     for (rule_id, action) in &decision.actions {
         let rule_name = rule_id
             .and_then(|id| rules.rules().iter().find(|r| r.id == id))
             .map(|r| r.name.as_str());
-        let (outcome, detail) =
-            act(parts, &current, action, rule_id.zip(rule_name), suppressing).await;
+        let (outcome, detail) = if expired.is_some()
+            && *rule_id == expired
+            && action.r#type == pb::ActionType::Suppress as i32
+        {
+            ("expired".into(), "the timed suppression ended".into())
+        } else {
+            act(parts, &current, action, rule_id.zip(rule_name), suppressing).await
+        };
         outcomes.push(pb::ActionOutcome {
             rule_id: rule_id.map(|r| r.to_string()).unwrap_or_default(),
             action: Some((*action).clone()),
@@ -269,6 +311,18 @@ fn audit(
         created_at: now,
     }
 }
+
+/// How a suppressing rule names itself as the holder of an alert; a timed hold carries
+/// its end (unix seconds), so the expiry watcher finds it in the store after a restart.
+pub fn rule_holder(rule: Uuid, until: Option<chrono::DateTime<Utc>>) -> String {
+    match until {
+        Some(until) => format!("{RULE_HOLDER}{rule}{UNTIL}{}", until.timestamp()),
+        None => format!("{RULE_HOLDER}{rule}"),
+    }
+}
+
+pub const RULE_HOLDER: &str = "rule:";
+pub const UNTIL: &str = ":until:";
 
 /// How a maintenance window names itself as the holder of the alerts it suppresses.
 pub fn window_holder(id: Uuid) -> String {
@@ -430,13 +484,29 @@ async fn act(
                 .map(|s| s.reason.clone())
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "suppressed by a routing rule".into());
+            let until = action
+                .suppress
+                .as_ref()
+                .and_then(|s| s.duration)
+                .filter(|d| d.seconds > 0 || d.nanos > 0)
+                .and_then(|d| chrono::Duration::try_seconds(d.seconds))
+                .map(|d| Utc::now() + d);
             let command = Command::Suppress {
                 by: ACTOR_ROUTING.into(),
                 reason: reason.clone(),
-                held_by: rule.map(|(id, _)| format!("rule:{id}")),
+                held_by: rule.map(|(id, _)| rule_holder(id, until)),
             };
             match parts.engine.apply(alert, command).await {
-                Ok(()) => ("suppressed".into(), reason),
+                Ok(()) => {
+                    if until.is_some() {
+                        parts.timed_holds.notify_one();
+                    }
+                    let detail = match until {
+                        Some(until) => format!("{reason} (until {})", until.to_rfc3339()),
+                        None => reason,
+                    };
+                    ("suppressed".into(), detail)
+                }
                 Err(error) => ("failed".into(), error.to_string()),
             }
         }

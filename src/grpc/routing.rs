@@ -235,7 +235,16 @@ pub(super) fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), S
                 ));
             }
         }
-        Ok(A::Suppress) => {}
+        Ok(A::Suppress) => {
+            if let Some(duration) = action.suppress.as_ref().and_then(|s| s.duration)
+                && (duration.seconds < 0 || duration.nanos < 0)
+            {
+                return Err(invalid(
+                    format!("{at}.suppress.duration"),
+                    "must not be negative",
+                ));
+            }
+        }
         Ok(A::SetLabel) => {
             let key = &action
                 .set_label

@@ -400,7 +400,7 @@ macro_rules! impl_sql_store {
                 AlertWrite::Unsuppress { alert, at, .. } => {
                     let done = sqlx::query(&format!(
                         "UPDATE alerts SET status = 'triggered', suppressed_by = NULL, \
-                         updated_at = $1 WHERE id = $2{OPEN}"
+                         routed_at = NULL, updated_at = $1 WHERE id = $2{OPEN}"
                     ))
                     .bind(*at)
                     .bind(alert.id)
