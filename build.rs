@@ -8,6 +8,8 @@ const PROTOS: &[&str] = &[
     "proto/alerting/v1/catalog.proto",
     "proto/alerting/routing/v1/maintenance.proto",
     "proto/alerting/routing/v1/routing.proto",
+    "proto/alerting/routing/v1/schedule.proto",
+    "proto/alerting/routing/v1/team.proto",
     "proto/directory/v1/user.proto",
 ];
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::domain::alert::AlertStatus;
 use crate::domain::inhibition::{InhibitionRule, SourceIndex};
 use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::store::{AlertQuery, Store, StoreError, StoredDefinition};
+use crate::store::{AlertQuery, Kind, Store, StoreError, StoredDefinition};
 
 /// Open alerts read per page while rebuilding the source index.
 const PAGE: i64 = 1_000;
@@ -77,7 +77,7 @@ impl InhibitionBook {
     /// Rebuilds the rules from the store, and the sources from the open alerts.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let mut rules = Vec::new();
-        for stored in self.store.list_inhibition_rules().await? {
+        for stored in self.store.list_definitions(Kind::InhibitionRule).await? {
             match decode_and_compile(&stored) {
                 Ok(rule) => rules.push(rule),
                 Err(why) => tracing::error!(rule = %stored.id, %why, "inhibition rule skipped"),

@@ -14,7 +14,9 @@ use oncall::domain::directory::{ApiToken, User};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
-use oncall::store::{AlertQuery, Store, StoreError, StoredDefinition, StoredRule};
+use oncall::store::{
+    AlertQuery, Kind, Store, StoreError, StoredDefinition, StoredHandoff, StoredRule,
+};
 use uuid::Uuid;
 
 macro_rules! on_both_stores {
@@ -43,7 +45,8 @@ on_both_stores!(
     commits_apply_in_order_and_atomically,
     listing_filters_and_pages,
     routing_rules_round_trip,
-    maintenance_windows_round_trip,
+    definitions_round_trip,
+    handoffs_round_trip,
     inhibition_rules_documents_and_holds,
 );
 
@@ -518,27 +521,79 @@ async fn routing_rules_round_trip(store: Arc<dyn Store>) {
     assert!(!store.update_rule(&moved).await.unwrap());
 }
 
-async fn maintenance_windows_round_trip(store: Arc<dyn Store>) {
-    let window = StoredDefinition {
+async fn definitions_round_trip(store: Arc<dyn Store>) {
+    for kind in [Kind::MaintenanceWindow, Kind::Schedule, Kind::Team] {
+        let definition = StoredDefinition {
+            id: Uuid::new_v4(),
+            name: "IAD1".into(),
+            body: vec![1, 2, 3],
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        store.insert_definition(kind, &definition).await.unwrap();
+        assert!(matches!(
+            store.insert_definition(kind, &definition).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.get_definition(kind, definition.id).await.unwrap(),
+            Some(definition.clone())
+        );
+        let mut changed = definition.clone();
+        changed.body = vec![4];
+        changed.updated_at = at(5);
+        assert!(store.update_definition(kind, &changed).await.unwrap());
+        assert_eq!(
+            store.list_definitions(kind).await.unwrap(),
+            vec![changed.clone()],
+            "{kind:?}"
+        );
+        assert!(store.delete_definition(kind, definition.id).await.unwrap());
+        assert!(store.list_definitions(kind).await.unwrap().is_empty());
+        assert!(!store.update_definition(kind, &changed).await.unwrap());
+    }
+}
+
+async fn handoffs_round_trip(store: Arc<dyn Store>) {
+    let schedule = Uuid::new_v4();
+    let handoff = |minute| StoredHandoff {
         id: Uuid::new_v4(),
-        name: "IAD1 swap".into(),
-        body: vec![1, 2, 3],
-        created_at: at(0),
-        updated_at: at(0),
+        schedule_id: schedule,
+        rotation_id: Uuid::nil(),
+        level: 1,
+        at: at(minute),
+        outgoing_user_id: Uuid::new_v4(),
+        incoming_user_id: Uuid::new_v4(),
+        require_ack: true,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        escalated_at: None,
+        events: vec![("reminder.incoming".into(), at(minute), "sent".into())],
     };
-    store.insert_window(&window).await.unwrap();
-    assert_eq!(
-        store.get_window(window.id).await.unwrap(),
-        Some(window.clone())
+    let (first, second) = (handoff(1), handoff(2));
+    assert!(store.insert_handoff(&first).await.unwrap());
+    assert!(store.insert_handoff(&second).await.unwrap());
+    let again = StoredHandoff {
+        id: Uuid::new_v4(),
+        ..first.clone()
+    };
+    assert!(
+        !store.insert_handoff(&again).await.unwrap(),
+        "one handoff per rotation and instant"
     );
-    let mut changed = window.clone();
-    changed.body = vec![4];
-    changed.updated_at = at(5);
-    assert!(store.update_window(&changed).await.unwrap());
-    assert_eq!(store.list_windows().await.unwrap(), vec![changed.clone()]);
-    assert!(store.delete_window(window.id).await.unwrap());
-    assert!(store.list_windows().await.unwrap().is_empty());
-    assert!(!store.update_window(&changed).await.unwrap());
+    assert_eq!(
+        store.list_handoffs(schedule, 10).await.unwrap(),
+        vec![second.clone(), first.clone()],
+        "newest first"
+    );
+    let mut acked = first.clone();
+    acked.acknowledged_at = Some(at(3));
+    acked.acknowledged_by = Some("erin".into());
+    acked
+        .events
+        .push(("acknowledged".into(), at(3), "erin".into()));
+    assert!(store.update_handoff(&acked).await.unwrap());
+    assert_eq!(store.get_handoff(first.id).await.unwrap(), Some(acked));
 }
 
 async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
@@ -550,15 +605,31 @@ async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
         updated_at: at(minute),
     };
     let (later, earlier) = (rule("later", 9), rule("earlier", 1));
-    store.insert_inhibition_rule(&later).await.unwrap();
-    store.insert_inhibition_rule(&earlier).await.unwrap();
+    store
+        .insert_definition(Kind::InhibitionRule, &later)
+        .await
+        .unwrap();
+    store
+        .insert_definition(Kind::InhibitionRule, &earlier)
+        .await
+        .unwrap();
     assert_eq!(
-        store.list_inhibition_rules().await.unwrap(),
+        store.list_definitions(Kind::InhibitionRule).await.unwrap(),
         vec![earlier.clone(), later.clone()],
         "oldest first"
     );
-    assert!(store.delete_inhibition_rule(later.id).await.unwrap());
-    assert!(!store.delete_inhibition_rule(later.id).await.unwrap());
+    assert!(
+        store
+            .delete_definition(Kind::InhibitionRule, later.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_definition(Kind::InhibitionRule, later.id)
+            .await
+            .unwrap()
+    );
 
     assert_eq!(store.get_document("routing_defaults").await.unwrap(), None);
     store

@@ -15,5 +15,6 @@ pub mod lifecycle;
 pub mod maintenance;
 pub mod matcher;
 pub mod routing;
+pub mod schedule;
 pub mod severity;
 pub mod timeline;

@@ -13,7 +13,7 @@ use crate::domain::access::Action;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::matcher::Matcher;
 use crate::inhibitions::InhibitionBook;
-use crate::store::StoredDefinition;
+use crate::store::{Kind, StoredDefinition};
 
 fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
@@ -90,7 +90,7 @@ impl InhibitionApi {
         };
         self.ctx
             .store
-            .insert_inhibition_rule(&stored)
+            .insert_definition(Kind::InhibitionRule, &stored)
             .await
             .map_err(store_status)?;
         self.book.reload().await.map_err(store_status)?;
@@ -105,7 +105,7 @@ impl InhibitionApi {
         let rules = self
             .ctx
             .store
-            .list_inhibition_rules()
+            .list_definitions(Kind::InhibitionRule)
             .await
             .map_err(store_status)?
             .iter()
@@ -123,7 +123,7 @@ impl InhibitionApi {
         if !self
             .ctx
             .store
-            .delete_inhibition_rule(id)
+            .delete_definition(Kind::InhibitionRule, id)
             .await
             .map_err(store_status)?
         {

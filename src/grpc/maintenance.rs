@@ -17,7 +17,7 @@ use crate::domain::maintenance::{
     MaintenanceAction, MaintenanceWindow, Pattern, Recurrence, applicable,
 };
 use crate::domain::matcher::Matcher;
-use crate::store::{Store, StoreError, StoredDefinition};
+use crate::store::{Kind, Store, StoreError, StoredDefinition};
 
 fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
@@ -165,7 +165,7 @@ impl WindowBook {
 
     pub async fn reload(&self) -> Result<(), StoreError> {
         let mut windows = Vec::new();
-        for stored in self.store.list_windows().await? {
+        for stored in self.store.list_definitions(Kind::MaintenanceWindow).await? {
             match decode(&stored).and_then(|w| compile(&w, stored.id)) {
                 Ok(window) => windows.push(window),
                 Err(why) => {
@@ -216,7 +216,7 @@ impl MaintenanceApi {
     async fn stored(&self, id: Uuid) -> Result<StoredDefinition, Status> {
         self.ctx
             .store
-            .get_window(id)
+            .get_definition(Kind::MaintenanceWindow, id)
             .await
             .map_err(store_status)?
             .ok_or_else(|| Status::not_found(format!("maintenance window {id} not found")))
@@ -225,7 +225,7 @@ impl MaintenanceApi {
     async fn all(&self) -> Result<Vec<pb::MaintenanceWindow>, Status> {
         self.ctx
             .store
-            .list_windows()
+            .list_definitions(Kind::MaintenanceWindow)
             .await
             .map_err(store_status)?
             .iter()
@@ -254,13 +254,16 @@ impl MaintenanceService for MaintenanceApi {
         window.updated_at = window.created_at;
         self.ctx
             .store
-            .insert_window(&StoredDefinition {
-                id,
-                name: window.name.clone(),
-                body: window.encode_to_vec(),
-                created_at: now,
-                updated_at: now,
-            })
+            .insert_definition(
+                Kind::MaintenanceWindow,
+                &StoredDefinition {
+                    id,
+                    name: window.name.clone(),
+                    body: window.encode_to_vec(),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
             .await
             .map_err(store_status)?;
         self.windows.reload().await.map_err(store_status)?;
@@ -316,13 +319,16 @@ impl MaintenanceService for MaintenanceApi {
         window.updated_at = Some(convert::timestamp(now));
         self.ctx
             .store
-            .update_window(&StoredDefinition {
-                id,
-                name: window.name.clone(),
-                body: window.encode_to_vec(),
-                created_at: stored.created_at,
-                updated_at: now,
-            })
+            .update_definition(
+                Kind::MaintenanceWindow,
+                &StoredDefinition {
+                    id,
+                    name: window.name.clone(),
+                    body: window.encode_to_vec(),
+                    created_at: stored.created_at,
+                    updated_at: now,
+                },
+            )
             .await
             .map_err(store_status)?;
         self.windows.reload().await.map_err(store_status)?;
@@ -338,7 +344,7 @@ impl MaintenanceService for MaintenanceApi {
         if !self
             .ctx
             .store
-            .delete_window(id)
+            .delete_definition(Kind::MaintenanceWindow, id)
             .await
             .map_err(store_status)?
         {

@@ -70,6 +70,62 @@ pub struct StoredRule {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a stored definition defines: each kind has its own table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    MaintenanceWindow,
+    InhibitionRule,
+    Schedule,
+    Team,
+}
+
+impl Kind {
+    pub fn table(self) -> &'static str {
+        match self {
+            Kind::MaintenanceWindow => "maintenance_windows",
+            Kind::InhibitionRule => "inhibition_rules",
+            Kind::Schedule => "schedules",
+            Kind::Team => "teams",
+        }
+    }
+
+    /// Inhibition rules are checked oldest first; the rest list by name.
+    pub fn order_by(self) -> &'static str {
+        match self {
+            Kind::InhibitionRule => "created_at, id",
+            _ => "name, id",
+        }
+    }
+
+    /// How the kind names itself in errors.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::MaintenanceWindow => "a maintenance window",
+            Kind::InhibitionRule => "an inhibition rule",
+            Kind::Schedule => "a schedule",
+            Kind::Team => "a team",
+        }
+    }
+}
+
+/// One handoff of a schedule's rotation, recorded when the schedule actor meets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredHandoff {
+    pub id: Uuid,
+    pub schedule_id: Uuid,
+    pub rotation_id: Uuid,
+    pub level: i32,
+    pub at: DateTime<Utc>,
+    pub outgoing_user_id: Uuid,
+    pub incoming_user_id: Uuid,
+    pub require_ack: bool,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// What was sent about it, in order: `(kind, at, detail)`.
+    pub events: Vec<(String, DateTime<Utc>, String)>,
+}
+
 /// A named definition as stored (a maintenance window, an inhibition rule): its body is
 /// an opaque encoding the gRPC edge owns.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,18 +236,28 @@ pub trait Store: Send + Sync + 'static {
     async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
     async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
 
-    async fn insert_window(&self, window: &StoredDefinition) -> StoreResult<()>;
-    async fn get_window(&self, id: Uuid) -> StoreResult<Option<StoredDefinition>>;
-    /// Every window, by name.
-    async fn list_windows(&self) -> StoreResult<Vec<StoredDefinition>>;
-    /// False when no such window exists.
-    async fn update_window(&self, window: &StoredDefinition) -> StoreResult<bool>;
-    async fn delete_window(&self, id: Uuid) -> StoreResult<bool>;
+    async fn insert_definition(&self, kind: Kind, definition: &StoredDefinition)
+    -> StoreResult<()>;
+    async fn get_definition(&self, kind: Kind, id: Uuid) -> StoreResult<Option<StoredDefinition>>;
+    /// Every definition of a kind, in the kind's order (see [`Kind::order_by`]).
+    async fn list_definitions(&self, kind: Kind) -> StoreResult<Vec<StoredDefinition>>;
+    /// Replaces name, body and updated_at; false when no such definition exists.
+    async fn update_definition(
+        &self,
+        kind: Kind,
+        definition: &StoredDefinition,
+    ) -> StoreResult<bool>;
+    async fn delete_definition(&self, kind: Kind, id: Uuid) -> StoreResult<bool>;
 
-    async fn insert_inhibition_rule(&self, rule: &StoredDefinition) -> StoreResult<()>;
-    /// Every inhibition rule, oldest first: the order they are checked in.
-    async fn list_inhibition_rules(&self) -> StoreResult<Vec<StoredDefinition>>;
-    async fn delete_inhibition_rule(&self, id: Uuid) -> StoreResult<bool>;
+    /// Records a handoff once: false when this schedule's rotation already has one at
+    /// that instant (a restarted schedule actor meeting it again).
+    async fn insert_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
+    async fn get_handoff(&self, id: Uuid) -> StoreResult<Option<StoredHandoff>>;
+    /// A schedule's handoffs, newest first.
+    async fn list_handoffs(&self, schedule_id: Uuid, limit: i64)
+    -> StoreResult<Vec<StoredHandoff>>;
+    /// Replaces the acknowledgement, escalation and events of a handoff.
+    async fn update_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
 
     /// A settings document by name (`routing_defaults`), if one was saved.
     async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;

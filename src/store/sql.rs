@@ -147,6 +147,25 @@ macro_rules! impl_sql_store {
             })
         }
 
+        fn handoff_of(row: &DbRow) -> StoreResult<crate::store::StoredHandoff> {
+            let events: sqlx::types::Json<Vec<(String, DateTime<Utc>, String)>> =
+                row.try_get("events")?;
+            Ok(crate::store::StoredHandoff {
+                id: row.try_get("id")?,
+                schedule_id: row.try_get("schedule_id")?,
+                rotation_id: row.try_get("rotation_id")?,
+                level: row.try_get("level")?,
+                at: row.try_get("at")?,
+                outgoing_user_id: row.try_get("outgoing_user_id")?,
+                incoming_user_id: row.try_get("incoming_user_id")?,
+                require_ack: row.try_get("require_ack")?,
+                acknowledged_at: row.try_get("acknowledged_at")?,
+                acknowledged_by: row.try_get("acknowledged_by")?,
+                escalated_at: row.try_get("escalated_at")?,
+                events: events.0,
+            })
+        }
+
         fn alert_of(row: &DbRow) -> StoreResult<Alert> {
             let labels: Labels = row.try_get("labels")?;
             let annotations: Labels = row.try_get("annotations")?;
@@ -927,24 +946,33 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn insert_window(&self, window: &crate::store::StoredDefinition) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO maintenance_windows (id, name, body, created_at, updated_at) \
+            async fn insert_definition(
+                &self,
+                kind: crate::store::Kind,
+                definition: &crate::store::StoredDefinition,
+            ) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO {} (id, name, body, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(window.id)
-                .bind(window.name.as_str())
-                .bind(window.body.as_slice())
-                .bind(window.created_at)
-                .bind(window.updated_at)
+                    kind.table()
+                ))
+                .bind(definition.id)
+                .bind(definition.name.as_str())
+                .bind(definition.body.as_slice())
+                .bind(definition.created_at)
+                .bind(definition.updated_at)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| sql::conflict(e, "a maintenance window with this id"))?;
+                .map_err(|e| sql::conflict(e, &format!("{} with this id", kind.noun())))?;
                 Ok(())
             }
 
-            async fn get_window(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredDefinition>> {
-                sqlx::query("SELECT * FROM maintenance_windows WHERE id = $1")
+            async fn get_definition(
+                &self,
+                kind: crate::store::Kind,
+                id: Uuid,
+            ) -> StoreResult<Option<crate::store::StoredDefinition>> {
+                sqlx::query(&format!("SELECT * FROM {} WHERE id = $1", kind.table()))
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?
@@ -953,67 +981,112 @@ macro_rules! impl_sql_store {
                     .transpose()
             }
 
-            async fn list_windows(&self) -> StoreResult<Vec<crate::store::StoredDefinition>> {
-                sqlx::query("SELECT * FROM maintenance_windows ORDER BY name, id")
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(definition_of)
-                    .collect()
+            async fn list_definitions(
+                &self,
+                kind: crate::store::Kind,
+            ) -> StoreResult<Vec<crate::store::StoredDefinition>> {
+                sqlx::query(&format!(
+                    "SELECT * FROM {} ORDER BY {}",
+                    kind.table(),
+                    kind.order_by()
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(definition_of)
+                .collect()
             }
 
-            async fn update_window(&self, window: &crate::store::StoredDefinition) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE maintenance_windows SET name = $1, body = $2, updated_at = $3 \
-                     WHERE id = $4",
-                )
-                .bind(window.name.as_str())
-                .bind(window.body.as_slice())
-                .bind(window.updated_at)
-                .bind(window.id)
+            async fn update_definition(
+                &self,
+                kind: crate::store::Kind,
+                definition: &crate::store::StoredDefinition,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(&format!(
+                    "UPDATE {} SET name = $1, body = $2, updated_at = $3 WHERE id = $4",
+                    kind.table()
+                ))
+                .bind(definition.name.as_str())
+                .bind(definition.body.as_slice())
+                .bind(definition.updated_at)
+                .bind(definition.id)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn delete_window(&self, id: Uuid) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM maintenance_windows WHERE id = $1")
+            async fn delete_definition(&self, kind: crate::store::Kind, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query(&format!("DELETE FROM {} WHERE id = $1", kind.table()))
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn insert_inhibition_rule(&self, rule: &crate::store::StoredDefinition) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO inhibition_rules (id, name, body, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+            async fn insert_handoff(&self, handoff: &crate::store::StoredHandoff) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO handoffs (id, schedule_id, rotation_id, level, at, \
+                     outgoing_user_id, incoming_user_id, require_ack, acknowledged_at, \
+                     acknowledged_by, escalated_at, events) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (schedule_id, rotation_id, at) DO NOTHING",
                 )
-                .bind(rule.id)
-                .bind(rule.name.as_str())
-                .bind(rule.body.as_slice())
-                .bind(rule.created_at)
-                .bind(rule.updated_at)
+                .bind(handoff.id)
+                .bind(handoff.schedule_id)
+                .bind(handoff.rotation_id)
+                .bind(handoff.level)
+                .bind(handoff.at)
+                .bind(handoff.outgoing_user_id)
+                .bind(handoff.incoming_user_id)
+                .bind(handoff.require_ack)
+                .bind(handoff.acknowledged_at)
+                .bind(handoff.acknowledged_by.as_deref())
+                .bind(handoff.escalated_at)
+                .bind(sqlx::types::Json(&handoff.events))
                 .execute(&self.pool)
-                .await
-                .map_err(|e| sql::conflict(e, "an inhibition rule with this id"))?;
-                Ok(())
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
 
-            async fn list_inhibition_rules(&self) -> StoreResult<Vec<crate::store::StoredDefinition>> {
-                sqlx::query("SELECT * FROM inhibition_rules ORDER BY created_at, id")
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(definition_of)
-                    .collect()
-            }
-
-            async fn delete_inhibition_rule(&self, id: Uuid) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM inhibition_rules WHERE id = $1")
+            async fn get_handoff(&self, id: Uuid) -> StoreResult<Option<crate::store::StoredHandoff>> {
+                sqlx::query("SELECT * FROM handoffs WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
-                    .await?;
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(handoff_of)
+                    .transpose()
+            }
+
+            async fn list_handoffs(
+                &self,
+                schedule_id: Uuid,
+                limit: i64,
+            ) -> StoreResult<Vec<crate::store::StoredHandoff>> {
+                sqlx::query(
+                    "SELECT * FROM handoffs WHERE schedule_id = $1 ORDER BY at DESC, id LIMIT $2",
+                )
+                .bind(schedule_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(handoff_of)
+                .collect()
+            }
+
+            async fn update_handoff(&self, handoff: &crate::store::StoredHandoff) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE handoffs SET acknowledged_at = $1, acknowledged_by = $2, \
+                     escalated_at = $3, events = $4 WHERE id = $5",
+                )
+                .bind(handoff.acknowledged_at)
+                .bind(handoff.acknowledged_by.as_deref())
+                .bind(handoff.escalated_at)
+                .bind(sqlx::types::Json(&handoff.events))
+                .bind(handoff.id)
+                .execute(&self.pool)
+                .await?;
                 Ok(done.rows_affected() > 0)
             }
 
