@@ -25,7 +25,7 @@ mod tests;
 use chrono_tz::Tz;
 
 pub use gaps::Gap;
-pub use handoff::Handoff;
+pub use handoff::{Handoff, HandoffStep, PlannedStep, Reminders};
 pub use oncall::{OnCall, PagingLevel};
 pub use overrides::{Override, OverrideKind};
 pub use range::{MAX_RANGE_DAYS, MAX_SHIFTS_PER_QUERY, RangeError};

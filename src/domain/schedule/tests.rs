@@ -989,10 +989,10 @@ fn validation_reports_every_problem_with_its_field() {
         problems,
         vec![
             "rotations[0].members: give at least one member",
-            "rotations[0].shiftLength: must be positive for custom rotations",
-            "rotations[0].handoffTime: \"25:00\" is not HH:MM",
-            "rotations[0].handoffDays[1]: 9 is not a day 0..6",
-            "rotations[0].restrictions[0].end: \"6pm\" is not HH:MM",
+            "rotations[0].shift_config.shift_length: must be positive for custom rotations",
+            "rotations[0].shift_config.handoff_time: \"25:00\" is not HH:MM",
+            "rotations[0].shift_config.handoff_days[1]: 9 is not a day 0..6",
+            "rotations[0].restrictions[0].end_time: \"6pm\" is not HH:MM",
             "rotations[0].level: must be at least 1",
         ]
     );
@@ -1024,9 +1024,9 @@ fn validation_of_overrides_and_schedules() {
     assert_eq!(
         problems,
         vec![
-            "timeZone: \"Mars/Olympus\" is not a known IANA time zone",
-            "overrides[0].replacedUserId: give the user being replaced",
-            "overrides[0].end: must be after start",
+            "timezone: \"Mars/Olympus\" is not a known IANA time zone",
+            "overrides[0].replaced_user_id: give the user being replaced",
+            "overrides[0].end_time: must be after start_time",
         ]
     );
     let fixed = OverrideInput {
@@ -1041,5 +1041,78 @@ fn validation_of_overrides_and_schedules() {
         OverrideKind::Replace {
             replaced_user_id: A
         }
+    );
+}
+
+#[test]
+fn handoff_steps_come_in_order_with_reminders_before_each_handoff() {
+    let start = utc("2026-03-01T00:00:00Z");
+    let mut custom = rotation(RotationKind::Custom, &[A, B], start, hm(0, 0));
+    custom.shift_length = TimeDelta::hours(8);
+    let schedule = Schedule {
+        time_zone: New_York,
+        rotations: vec![custom],
+        overrides: Vec::new(),
+    };
+    let reminders = Reminders {
+        outgoing: Some(TimeDelta::minutes(30)),
+        incoming: Some(TimeDelta::minutes(10)),
+    };
+    let mut after = start;
+    let mut steps = Vec::new();
+    for _ in 0..4 {
+        let step = schedule.next_handoff_step(after, reminders).unwrap();
+        after = step.at;
+        steps.push((step.at, step.step, step.handoff.outgoing_user_id));
+    }
+    assert_eq!(
+        steps,
+        vec![
+            (utc("2026-03-01T07:30:00Z"), HandoffStep::RemindOutgoing, A),
+            (utc("2026-03-01T07:50:00Z"), HandoffStep::RemindIncoming, A),
+            (utc("2026-03-01T08:00:00Z"), HandoffStep::HandOff, A),
+            (utc("2026-03-01T15:30:00Z"), HandoffStep::RemindOutgoing, B),
+        ]
+    );
+}
+
+#[test]
+fn a_reminder_longer_than_a_shift_still_comes_before_its_handoff() {
+    let start = utc("2026-03-01T00:00:00Z");
+    let mut custom = rotation(RotationKind::Custom, &[A, B, C], start, hm(0, 0));
+    custom.shift_length = TimeDelta::hours(1);
+    let schedule = Schedule {
+        time_zone: Kolkata,
+        rotations: vec![custom],
+        overrides: Vec::new(),
+    };
+    let reminders = Reminders {
+        outgoing: None,
+        incoming: Some(TimeDelta::minutes(90)),
+    };
+    // At 00:45 the 02:00 handoff's reminder (00:30) has passed, but the 03:00
+    // handoff's (01:30) comes before the 01:00 handoff is done with.
+    let first = schedule
+        .next_handoff_step(utc("2026-03-01T00:45:00Z"), reminders)
+        .unwrap();
+    assert_eq!(first.step, HandoffStep::HandOff);
+    assert_eq!(first.at, utc("2026-03-01T01:00:00Z"));
+    let second = schedule.next_handoff_step(first.at, reminders).unwrap();
+    assert_eq!(second.step, HandoffStep::RemindIncoming);
+    assert_eq!(second.at, utc("2026-03-01T01:30:00Z"));
+    assert_eq!(second.handoff.at, utc("2026-03-01T03:00:00Z"));
+}
+
+#[test]
+fn a_one_member_rotation_has_no_handoff_steps() {
+    let start = utc("2026-03-01T00:00:00Z");
+    let schedule = Schedule {
+        time_zone: London,
+        rotations: vec![rotation(RotationKind::Daily, &[A], start, hm(9, 0))],
+        overrides: Vec::new(),
+    };
+    assert_eq!(
+        schedule.next_handoff_step(start, Reminders::default()),
+        None
     );
 }

@@ -16,7 +16,7 @@ use super::rotation::{Rotation, RotationKind};
 /// One thing wrong with the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// Path of the field, e.g. `rotations[0].handoffDays[1]`.
+    /// Path of the field, e.g. `rotations[0].shift_config.handoff_days[1]`.
     pub field: String,
     /// What is wrong, e.g. `9 is not a day 0..6`.
     pub message: String,
@@ -131,7 +131,7 @@ pub fn validate_rotation(input: &RotationInput, path: &str) -> Result<Rotation, 
         "custom" => Some(RotationKind::Custom),
         other => {
             problems.add(
-                "kind",
+                "type",
                 format!("{other:?} is not one of daily, weekly, biweekly, custom"),
             );
             None
@@ -145,45 +145,63 @@ pub fn validate_rotation(input: &RotationInput, path: &str) -> Result<Rotation, 
             match TimeDelta::try_seconds(secs) {
                 Some(length) => length,
                 None => {
-                    problems.add("shiftLength", format!("{secs} seconds is too long"));
+                    problems.add(
+                        "shift_config.shift_length",
+                        format!("{secs} seconds is too long"),
+                    );
                     TimeDelta::zero()
                 }
             }
         }
         (Some(RotationKind::Custom), _) => {
-            problems.add("shiftLength", "must be positive for custom rotations");
+            problems.add(
+                "shift_config.shift_length",
+                "must be positive for custom rotations",
+            );
             TimeDelta::zero()
         }
         // Other kinds hand off on the wall clock and ignore the length.
         (_, Some(secs)) => TimeDelta::try_seconds(secs).unwrap_or_default(),
         (_, None) => TimeDelta::zero(),
     };
-    let handoff_time = parse_hh_mm(&input.handoff_time);
+    // Custom shifts are fixed durations: a handoff time means nothing to them.
+    let handoff_time = if kind == Some(RotationKind::Custom) && input.handoff_time.is_empty() {
+        Some(NaiveTime::MIN)
+    } else {
+        parse_hh_mm(&input.handoff_time)
+    };
     if handoff_time.is_none() {
         problems.add(
-            "handoffTime",
+            "shift_config.handoff_time",
             format!("{:?} is not HH:MM", input.handoff_time),
         );
     }
-    let handoff_days = days(&input.handoff_days, "handoffDays", &mut problems);
+    let handoff_days = days(
+        &input.handoff_days,
+        "shift_config.handoff_days",
+        &mut problems,
+    );
 
     let mut restrictions = Vec::with_capacity(input.restrictions.len());
     for (i, r) in input.restrictions.iter().enumerate() {
         let field = format!("restrictions[{i}]");
         if r.days.is_empty() {
-            problems.add(&format!("{field}.days"), "give at least one day");
+            problems.add(&format!("{field}.days_of_week"), "give at least one day");
         }
-        let restriction_days = days(&r.days, &format!("{field}.days"), &mut problems);
+        let restriction_days = days(&r.days, &format!("{field}.days_of_week"), &mut problems);
         let start = parse_hh_mm(&r.start);
         if start.is_none() {
             problems.add(
-                &format!("{field}.start"),
+                &format!("{field}.start_time"),
                 format!("{:?} is not HH:MM", r.start),
             );
         }
         let end = parse_hh_mm(&r.end);
         if end.is_none() {
-            problems.add(&format!("{field}.end"), format!("{:?} is not HH:MM", r.end));
+            problems.add(
+                &format!("{field}.end_time"),
+                format!("{:?} is not HH:MM", r.end),
+            );
         }
         if let (Some(start), Some(end)) = (start, end) {
             restrictions.push(Restriction {
@@ -218,26 +236,26 @@ pub fn validate_override(input: &OverrideInput, path: &str) -> Result<Override, 
     let mut problems = Problems::new(path);
     let kind = match (input.kind.as_str(), input.replaced_user_id) {
         ("replace", Some(replaced)) if replaced == input.user_id => {
-            problems.add("replacedUserId", "must differ from userId");
+            problems.add("replaced_user_id", "must differ from user_id");
             None
         }
         ("replace", Some(replaced_user_id)) => Some(OverrideKind::Replace { replaced_user_id }),
         ("replace", None) => {
-            problems.add("replacedUserId", "give the user being replaced");
+            problems.add("replaced_user_id", "give the user being replaced");
             None
         }
         ("add", _) => Some(OverrideKind::Add),
         ("remove", _) => Some(OverrideKind::Remove),
         (other, _) => {
             problems.add(
-                "kind",
+                "type",
                 format!("{other:?} is not one of replace, add, remove"),
             );
             None
         }
     };
     if input.end <= input.start {
-        problems.add("end", "must be after start");
+        problems.add("end_time", "must be after start_time");
     }
     let level = level(input.level, &mut problems);
     match (kind, level) {
@@ -256,7 +274,7 @@ pub fn validate_override(input: &OverrideInput, path: &str) -> Result<Override, 
     }
 }
 
-/// Validates a whole schedule: the zone name (field `timeZone`), each
+/// Validates a whole schedule: the zone name (field `timezone`), each
 /// rotation (`rotations[i]`) and each override (`overrides[i]`).
 pub fn validate_schedule(
     time_zone: &str,
@@ -268,7 +286,7 @@ pub fn validate_schedule(
         Ok(zone) => Some(zone),
         Err(_) => {
             problems.push(Problem {
-                field: "timeZone".to_owned(),
+                field: "timezone".to_owned(),
                 message: format!("{time_zone:?} is not a known IANA time zone"),
             });
             None
