@@ -16,6 +16,7 @@ use crate::actors::aggregator::Aggregator;
 use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
+use crate::actors::schedule::{ScheduleActors, ScheduleDeps};
 use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
@@ -24,10 +25,15 @@ use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
 use crate::grpc::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
 use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
+use crate::grpc::pb::alerting::routing::v1::schedule_service_server::ScheduleServiceServer;
+use crate::grpc::pb::alerting::routing::v1::team_service_server::TeamServiceServer;
 use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
-use crate::grpc::{self, AlertApi, CatalogApi, MaintenanceApi, RoutingApi, UserApi, WindowBook};
+use crate::grpc::{
+    self, AlertApi, CatalogApi, MaintenanceApi, RoutingApi, ScheduleApi, TeamApi, UserApi,
+    WindowBook,
+};
 use crate::http::{self, AppState};
 use crate::inhibitions::InhibitionBook;
 use crate::notify::webhook::WebhookSender;
@@ -77,6 +83,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let inhibitions = InhibitionBook::load(store.clone()).await?;
     let timed_holds = Arc::new(tokio::sync::Notify::new());
     let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
+    let (schedule_actors, schedule_supervisor) = ScheduleActors::start(ScheduleDeps {
+        store: store.clone(),
+        webhooks: webhooks.clone(),
+    })
+    .await?;
     let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
     let (router, router_task) = Router::spawn(
         RouterParts {
@@ -133,6 +144,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     health
         .set_serving::<RoutingServiceServer<RoutingApi>>()
         .await;
+    health
+        .set_serving::<ScheduleServiceServer<ScheduleApi>>()
+        .await;
+    health.set_serving::<TeamServiceServer<TeamApi>>().await;
     let max_message = settings.max_body_bytes;
     let grpc_server = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -157,6 +172,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .add_service(
             MaintenanceServiceServer::new(MaintenanceApi::new(ctx.clone(), windows))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            ScheduleServiceServer::new(ScheduleApi::new(ctx.clone(), schedule_actors))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            TeamServiceServer::new(TeamApi::new(ctx.clone()))
                 .max_decoding_message_size(max_message),
         )
         .add_service(
@@ -206,6 +229,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, suppression_expiry).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
+    schedule_supervisor.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;

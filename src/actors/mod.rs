@@ -13,6 +13,7 @@ pub mod inhibition_watcher;
 pub mod maintenance_watcher;
 pub mod persister;
 pub mod router;
+pub mod schedule;
 pub mod shard;
 pub mod suppression_expiry;
 

@@ -4,10 +4,13 @@
 mod alerts;
 mod catalog;
 pub mod convert;
+pub mod definitions;
 pub mod inhibition;
 pub mod maintenance;
 pub mod routing;
 pub mod routing_defaults;
+pub mod schedules;
+pub mod teams;
 mod users;
 
 use std::sync::Arc;
@@ -48,6 +51,8 @@ pub use alerts::AlertApi;
 pub use catalog::CatalogApi;
 pub use maintenance::{MaintenanceApi, WindowBook};
 pub use routing::RoutingApi;
+pub use schedules::ScheduleApi;
+pub use teams::TeamApi;
 pub use users::{UserApi, issue_token};
 
 /// What every service needs.
@@ -141,6 +146,17 @@ pub fn parse_id(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     }
     uuid::Uuid::parse_str(value)
         .map_err(|_| Status::invalid_argument(format!("{field}: not a UUID: {value:?}")))
+}
+
+/// An optional webhook URL: empty, or http(s).
+pub fn check_optional_url(field: &str, url: &str) -> Result<(), Status> {
+    if url.is_empty() || url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{field}: must be an http(s) URL"
+        )))
+    }
 }
 
 /// Offset paging: the token is the offset of the next page.
