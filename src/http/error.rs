@@ -16,7 +16,9 @@ pub enum ApiError {
     BadRequest { field: String, error: String },
     /// 401: unknown, revoked or missing key (one answer for all).
     Unauthorized,
-    /// 404: no such webhook format.
+    /// 401: the API token (calendar feeds) is unknown, revoked, missing, or not a user's.
+    BadToken,
+    /// 404: no such webhook format, schedule or user.
     NotFound(String),
     /// 413: body over the limit, or an alert over its limits.
     TooLarge { field: String, error: String },
@@ -88,6 +90,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "unknown or revoked integration key", "field": "integration_key"}),
+                None,
+            ),
+            ApiError::BadToken => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "unknown, revoked or missing API token", "field": "token"}),
                 None,
             ),
             ApiError::NotFound(error) => (StatusCode::NOT_FOUND, json!({"error": error}), None),

@@ -1,11 +1,12 @@
-//! The HTTP edge (axum): webhooks in every supported format, health, readiness and
-//! metrics. Handlers parse, authenticate, validate and hand over; errors become
+//! The HTTP edge (axum): webhooks in every supported format, iCalendar feeds, health,
+//! readiness and metrics. Handlers parse, authenticate, validate and hand over; errors become
 //! `{"error", "field"}` bodies with the status codes CONTRACT.md fixes, never a 500 for
 //! bad input.
 
 mod error;
 pub mod formats;
 mod health;
+mod ical;
 mod webhooks;
 
 use std::sync::Arc;
@@ -47,5 +48,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/webhook/{format}", post(webhooks::with_header_key))
         .route("/v2/enqueue", post(webhooks::pagerduty))
+        .route("/api/v1/schedules/{id}/ical", get(ical::schedule_feed))
+        .route("/api/v1/users/{id}/ical", get(ical::user_feed))
         .with_state(state)
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use oncall::grpc::pb::alerting::routing::v1 as routing;
 use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::schedule_service_client::ScheduleServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::team_service_client::TeamServiceClient;
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
 use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
@@ -282,6 +284,14 @@ impl Server {
 
     pub async fn maintenance(&self) -> MaintenanceServiceClient<Channel> {
         MaintenanceServiceClient::new(self.channel().await)
+    }
+
+    pub async fn schedules(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.channel().await)
+    }
+
+    pub async fn teams(&self) -> TeamServiceClient<Channel> {
+        TeamServiceClient::new(self.channel().await)
     }
 
     /// The newest routing audit entry of an alert, waiting for the router to write it.
