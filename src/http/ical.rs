@@ -3,6 +3,7 @@
 //! send headers, so the API token may come as `?token=`; any user token may read.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -119,15 +120,19 @@ pub async fn schedule_feed(
     let mut calendar = Calendar::new();
     calendar.name(&format!("On call: {}", schedule.name));
     for shift in shifts(&schedule, &feed)? {
-        if !names.contains_key(&shift.user_id) {
-            let name = match state.store.get_user(shift.user_id).await {
-                Ok(Some(user)) => user.name,
-                Ok(None) => shift.user_id.to_string(),
-                Err(e) => return Err(ApiError::Unavailable(format!("storage unavailable: {e}"))),
-            };
-            names.insert(shift.user_id, name);
-        }
-        let who = names.get(&shift.user_id).cloned().unwrap_or_default();
+        let who = match names.entry(shift.user_id) {
+            Entry::Occupied(name) => name.get().clone(),
+            Entry::Vacant(slot) => {
+                let name = match state.store.get_user(shift.user_id).await {
+                    Ok(Some(user)) => user.name,
+                    Ok(None) => shift.user_id.to_string(),
+                    Err(e) => {
+                        return Err(ApiError::Unavailable(format!("storage unavailable: {e}")));
+                    }
+                };
+                slot.insert(name).clone()
+            }
+        };
         calendar.push(event(
             &schedule,
             &shift,
