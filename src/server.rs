@@ -98,7 +98,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             store: store.clone(),
             rules: rules.clone(),
             engine: engine.clone(),
-            webhooks,
+            webhooks: webhooks.clone(),
             shutdown: shutdown.clone(),
         },
         ROUTER_QUEUE,
@@ -183,7 +183,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .max_decoding_message_size(max_message),
         )
         .add_service(
-            UserServiceServer::new(UserApi::new(ctx)).max_decoding_message_size(max_message),
+            UserServiceServer::new(UserApi::new(ctx, webhooks.clone()))
+                .max_decoding_message_size(max_message),
         )
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),

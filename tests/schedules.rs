@@ -675,4 +675,16 @@ async fn a_handoff_waits_for_the_incoming_person_and_tells_the_managers_when_it_
         .into_inner()
         .handoffs;
     assert_eq!(handoffs[0].id, acked.id);
+    let recorded: Vec<&str> = handoffs[0].events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        recorded,
+        [
+            "reminder.outgoing",
+            "reminder.incoming",
+            "handoff",
+            "unacknowledged",
+            "acknowledged"
+        ]
+    );
+    assert!(handoffs[0].events[0].detail.contains("HTTP 200"));
 }

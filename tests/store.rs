@@ -10,12 +10,12 @@ use common::Db;
 use oncall::domain::access::Role;
 use oncall::domain::alert::{Alert, AlertStatus, TimelineKind};
 use oncall::domain::catalog::{IntegrationKey, Service};
-use oncall::domain::directory::{ApiToken, User};
+use oncall::domain::directory::{ApiToken, ContactKind, ContactMethod, User};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
 use oncall::store::{
-    AlertQuery, Kind, Store, StoreError, StoredDefinition, StoredHandoff, StoredRule,
+    AlertQuery, HandoffEvent, Kind, Store, StoreError, StoredDefinition, StoredHandoff, StoredRule,
 };
 use uuid::Uuid;
 
@@ -47,6 +47,7 @@ on_both_stores!(
     routing_rules_round_trip,
     definitions_round_trip,
     handoffs_round_trip,
+    contact_methods_round_trip,
     inhibition_rules_documents_and_holds,
 );
 
@@ -568,7 +569,6 @@ async fn handoffs_round_trip(store: Arc<dyn Store>) {
         acknowledged_at: None,
         acknowledged_by: None,
         escalated_at: None,
-        events: vec![("reminder.incoming".into(), at(minute), "sent".into())],
     };
     let (first, second) = (handoff(1), handoff(2));
     assert!(store.insert_handoff(&first).await.unwrap());
@@ -586,14 +586,44 @@ async fn handoffs_round_trip(store: Arc<dyn Store>) {
         vec![second.clone(), first.clone()],
         "newest first"
     );
-    let mut acked = first.clone();
-    acked.acknowledged_at = Some(at(3));
-    acked.acknowledged_by = Some("erin".into());
-    acked
-        .events
-        .push(("acknowledged".into(), at(3), "erin".into()));
-    assert!(store.update_handoff(&acked).await.unwrap());
-    assert_eq!(store.get_handoff(first.id).await.unwrap(), Some(acked));
+    assert!(
+        store
+            .acknowledge_handoff(first.id, "erin", at(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acknowledge_handoff(first.id, "finn", at(4))
+            .await
+            .unwrap(),
+        "the first acknowledgement stands"
+    );
+    assert!(
+        !store.escalate_handoff(first.id, at(5)).await.unwrap(),
+        "an acknowledged handoff is not escalated"
+    );
+    assert!(store.escalate_handoff(second.id, at(5)).await.unwrap());
+    assert!(!store.escalate_handoff(second.id, at(6)).await.unwrap());
+    let acked = store.get_handoff(first.id).await.unwrap().unwrap();
+    assert_eq!(acked.acknowledged_at, Some(at(3)));
+    assert_eq!(acked.acknowledged_by.as_deref(), Some("erin"));
+    for (kind, minute) in [("reminder.incoming", 1), ("acknowledged", 3)] {
+        let event = HandoffEvent {
+            kind: kind.into(),
+            at: at(minute),
+            detail: "sent".into(),
+        };
+        store.add_handoff_event(first.id, &event).await.unwrap();
+    }
+    let kinds: Vec<String> = store
+        .handoff_events(first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["reminder.incoming", "acknowledged"]);
 }
 
 async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
@@ -672,5 +702,56 @@ async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
     assert_eq!(
         store.held_by("inhibit:source-1").await.unwrap(),
         vec![inhibited.id]
+    );
+}
+
+async fn contact_methods_round_trip(store: Arc<dyn Store>) {
+    let user = User {
+        id: Uuid::new_v4(),
+        name: "erin".into(),
+        email: "erin@example.net".into(),
+        timezone: "UTC".into(),
+        created_at: at(0),
+    };
+    store.insert_user(&user).await.unwrap();
+    let method = ContactMethod {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        kind: ContactKind::Sms,
+        address: "+14155550100".into(),
+        verified: false,
+        code_hash: Some("hash".into()),
+        code_sent: false,
+        code_detail: "pending".into(),
+        created_at: at(1),
+    };
+    store.insert_contact_method(&method).await.unwrap();
+    let twin = ContactMethod {
+        id: Uuid::new_v4(),
+        ..method.clone()
+    };
+    assert!(matches!(
+        store.insert_contact_method(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut verified = method.clone();
+    verified.verified = true;
+    verified.code_hash = None;
+    assert!(store.update_contact_method(&verified).await.unwrap());
+    assert_eq!(
+        store.list_contact_methods(user.id).await.unwrap(),
+        vec![verified.clone()]
+    );
+    assert_eq!(
+        store.get_contact_method(method.id).await.unwrap(),
+        Some(verified)
+    );
+    assert!(store.delete_contact_method(method.id).await.unwrap());
+    assert!(
+        store
+            .list_contact_methods(user.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -14,7 +14,7 @@ CREATE TABLE teams (
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
--- Handoffs the schedule actors met, with what was sent about them (`events`).
+-- Handoffs the schedule actors met, and what was sent about each (`handoff_events`).
 CREATE TABLE handoffs (
     id UUID PRIMARY KEY,
     schedule_id UUID NOT NULL,
@@ -27,7 +27,14 @@ CREATE TABLE handoffs (
     acknowledged_at TIMESTAMPTZ,
     acknowledged_by TEXT,
     escalated_at TIMESTAMPTZ,
-    events JSONB NOT NULL DEFAULT '[]',
     UNIQUE (schedule_id, rotation_id, at)
 );
 CREATE INDEX handoffs_schedule ON handoffs(schedule_id, at);
+CREATE TABLE handoff_events (
+    id UUID PRIMARY KEY,
+    handoff_id UUID NOT NULL REFERENCES handoffs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX handoff_events_handoff ON handoff_events(handoff_id, at);

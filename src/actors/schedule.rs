@@ -28,7 +28,7 @@ use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::schedules::{compile, reminders, summary};
 use crate::grpc::teams::managers;
 use crate::notify::webhook::WebhookSender;
-use crate::store::{Kind, Store, StoredHandoff};
+use crate::store::{HandoffEvent, Kind, Store, StoredHandoff};
 
 /// Longest sleep between looks at the clock, so a clock step is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
@@ -297,7 +297,7 @@ impl ScheduleState {
     }
 
     /// Posts a handoff message and records it on the handoff, sent or not.
-    async fn send(&self, handoff: &mut StoredHandoff, kind: &str, body: serde_json::Value) {
+    async fn send(&self, handoff: &StoredHandoff, kind: &str, body: serde_json::Value) {
         let (url, _) = self.target().await;
         let detail = match url {
             Some(url) => match self.deps.webhooks.post(&url, &body).await {
@@ -307,8 +307,12 @@ impl ScheduleState {
             None => "not sent: neither the schedule nor its team has a webhook".to_string(),
         };
         tracing::info!(schedule = %self.id, kind, %detail, "handoff message");
-        handoff.events.push((kind.to_string(), Utc::now(), detail));
-        if let Err(error) = self.deps.store.update_handoff(handoff).await {
+        let event = HandoffEvent {
+            kind: kind.to_string(),
+            at: Utc::now(),
+            detail,
+        };
+        if let Err(error) = self.deps.store.add_handoff_event(handoff.id, &event).await {
             tracing::error!(schedule = %self.id, %error, "could not record a handoff message");
         }
     }
@@ -328,7 +332,6 @@ impl ScheduleState {
             acknowledged_at: None,
             acknowledged_by: None,
             escalated_at: None,
-            events: Vec::new(),
         };
         let store = &self.deps.store;
         let found = async {
@@ -351,7 +354,7 @@ impl ScheduleState {
     }
 
     async fn take(&self, step: &PlannedStep) {
-        let Some(mut handoff) = self.record(&step.handoff).await else {
+        let Some(handoff) = self.record(&step.handoff).await else {
             return;
         };
         let base = json!({
@@ -365,14 +368,14 @@ impl ScheduleState {
                 body["type"] = json!("handoff.reminder");
                 body["to"] = json!("outgoing");
                 body["user_id"] = json!(handoff.outgoing_user_id.to_string());
-                self.send(&mut handoff, "reminder.outgoing", body).await;
+                self.send(&handoff, "reminder.outgoing", body).await;
             }
             HandoffStep::RemindIncoming => {
                 let mut body = base;
                 body["type"] = json!("handoff.reminder");
                 body["to"] = json!("incoming");
                 body["user_id"] = json!(handoff.incoming_user_id.to_string());
-                self.send(&mut handoff, "reminder.incoming", body).await;
+                self.send(&handoff, "reminder.incoming", body).await;
             }
             HandoffStep::HandOff => {
                 let mut body = base;
@@ -391,13 +394,27 @@ impl ScheduleState {
                         tracing::warn!(schedule = %self.id, %error, "handoff summary incomplete");
                     }
                 }
-                self.send(&mut handoff, "handoff", body).await;
+                self.send(&handoff, "handoff", body).await;
             }
         }
     }
 
-    /// Tells the outgoing person and the team's managers nobody took the shift.
-    async fn escalate(&self, mut handoff: StoredHandoff) {
+    /// Tells the outgoing person and the team's managers nobody took the shift, unless
+    /// the acknowledgement came first.
+    async fn escalate(&self, handoff: StoredHandoff) {
+        match self
+            .deps
+            .store
+            .escalate_handoff(handoff.id, Utc::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::error!(schedule = %self.id, %error, "could not escalate a handoff");
+                return;
+            }
+        }
         let (_, team) = self.target().await;
         let body = json!({
             "type": "handoff.unacknowledged",
@@ -407,8 +424,7 @@ impl ScheduleState {
             "outgoing_user_id": handoff.outgoing_user_id.to_string(),
             "manager_user_ids": team.as_ref().map(managers).unwrap_or_default(),
         });
-        handoff.escalated_at = Some(Utc::now());
-        self.send(&mut handoff, "unacknowledged", body).await;
+        self.send(&handoff, "unacknowledged", body).await;
     }
 
     /// Takes every step that is due, then sleeps until the next one.

@@ -27,3 +27,119 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// How a contact method reaches its user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactKind {
+    Email,
+    Sms,
+    Voice,
+    Slack,
+    Webhook,
+}
+
+impl ContactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Email => "email",
+            ContactKind::Sms => "sms",
+            ContactKind::Voice => "voice",
+            ContactKind::Slack => "slack",
+            ContactKind::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContactKind> {
+        [
+            ContactKind::Email,
+            ContactKind::Sms,
+            ContactKind::Voice,
+            ContactKind::Slack,
+            ContactKind::Webhook,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+
+    /// Checks an address has the shape this kind needs; says why not.
+    pub fn check_address(self, address: &str) -> Result<(), &'static str> {
+        let ok = match self {
+            ContactKind::Email => address
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.')),
+            ContactKind::Sms | ContactKind::Voice => address.strip_prefix('+').is_some_and(|d| {
+                (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+            }),
+            ContactKind::Slack => {
+                address.len() >= 7
+                    && (address.starts_with('U') || address.starts_with('W'))
+                    && address
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            }
+            ContactKind::Webhook => {
+                address.starts_with("http://") || address.starts_with("https://")
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(match self {
+                ContactKind::Email => "not an email address",
+                ContactKind::Sms | ContactKind::Voice => {
+                    "not an E.164 number (+ and 8 to 15 digits)"
+                }
+                ContactKind::Slack => "not a Slack member id (U or W then capitals and digits)",
+                ContactKind::Webhook => "not an http(s) URL",
+            })
+        }
+    }
+}
+
+/// A way to reach a user. It is used for pages only once verified: the user proves
+/// they receive on it by sending back the code it was sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactMethod {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: ContactKind,
+    pub address: String,
+    pub verified: bool,
+    /// SHA-256 of the verification code, hex; cleared once verified.
+    pub code_hash: Option<String>,
+    /// Whether the code went out, and where or why not.
+    pub code_sent: bool,
+    pub code_detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_for_their_kind() {
+        let good = [
+            (ContactKind::Email, "erin@example.net"),
+            (ContactKind::Sms, "+14155550100"),
+            (ContactKind::Voice, "+442071838750"),
+            (ContactKind::Slack, "U024BE7LH"),
+            (ContactKind::Webhook, "https://hooks.example.net/x"),
+        ];
+        for (kind, address) in good {
+            assert_eq!(kind.check_address(address), Ok(()), "{address}");
+        }
+        let bad = [
+            (ContactKind::Email, "erin"),
+            (ContactKind::Sms, "4155550100"),
+            (ContactKind::Voice, "+1-415"),
+            (ContactKind::Slack, "#noc"),
+            (ContactKind::Webhook, "ftp://x"),
+        ];
+        for (kind, address) in bad {
+            assert!(kind.check_address(address).is_err(), "{address}");
+        }
+        assert_eq!(ContactKind::parse("sms"), Some(ContactKind::Sms));
+        assert_eq!(ContactKind::parse("fax"), None);
+    }
+}

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod catalog;
+mod contact_methods;
 pub mod convert;
 pub mod definitions;
 pub mod inhibition;

@@ -22,7 +22,7 @@ use crate::domain::schedule::{
     Handoff, OverrideInput, RangeError, Reminders, RestrictionInput, RotationInput, Schedule,
     Shift, ShiftSource, validate_override, validate_schedule,
 };
-use crate::store::{AlertQuery, Store, StoreError, StoredHandoff};
+use crate::store::{AlertQuery, HandoffEvent, Store, StoreError, StoredHandoff};
 
 /// Default span of ListUpcomingShifts.
 const DEFAULT_SPAN: TimeDelta = TimeDelta::days(14);
@@ -216,7 +216,19 @@ fn planned_handoff_to_pb(schedule_id: Uuid, handoff: &Handoff) -> pb::Handoff {
     }
 }
 
-pub fn handoff_to_pb(handoff: &StoredHandoff) -> pb::Handoff {
+/// A recorded handoff with what was sent about it.
+pub async fn handoff_with_events(
+    store: &dyn Store,
+    handoff: &StoredHandoff,
+) -> Result<pb::Handoff, Status> {
+    let events = store
+        .handoff_events(handoff.id)
+        .await
+        .map_err(store_status)?;
+    Ok(handoff_to_pb(handoff, &events))
+}
+
+pub fn handoff_to_pb(handoff: &StoredHandoff, events: &[HandoffEvent]) -> pb::Handoff {
     pb::Handoff {
         id: handoff.id.to_string(),
         schedule_id: handoff.schedule_id.to_string(),
@@ -229,6 +241,14 @@ pub fn handoff_to_pb(handoff: &StoredHandoff) -> pb::Handoff {
         acknowledged_at: convert::opt_timestamp(handoff.acknowledged_at),
         acknowledged_by: handoff.acknowledged_by.clone().unwrap_or_default(),
         escalated_at: convert::opt_timestamp(handoff.escalated_at),
+        events: events
+            .iter()
+            .map(|e| pb::HandoffEvent {
+                kind: e.kind.clone(),
+                at: Some(convert::timestamp(e.at)),
+                detail: e.detail.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -322,7 +342,7 @@ pub async fn summary(
         }
     }
     Ok(pb::HandoffSummary {
-        handoff: Some(handoff_to_pb(handoff)),
+        handoff: Some(handoff_with_events(&**store, handoff).await?),
         open_alerts,
         shift_alerts,
         shift_start: convert::opt_timestamp(shift_start),
@@ -847,7 +867,7 @@ impl ScheduleService for ScheduleApi {
         let principal = self.ctx.authorize(&request, Action::Respond).await?;
         let body = request.into_inner();
         let id = parse_id("schedule_id", &body.schedule_id)?;
-        let mut handoff = self
+        let handoff = self
             .handoff(id, &body.handoff_id, |h| {
                 h.require_ack && h.acknowledged_at.is_none()
             })
@@ -858,7 +878,9 @@ impl ScheduleService for ScheduleApi {
             ));
         }
         if handoff.acknowledged_at.is_some() {
-            return Ok(Response::new(handoff_to_pb(&handoff)));
+            return Ok(Response::new(
+                handoff_with_events(&*self.ctx.store, &handoff).await?,
+            ));
         }
         // The incoming person takes their own shift; an admin may take it for them.
         let allowed = match principal {
@@ -873,18 +895,31 @@ impl ScheduleService for ScheduleApi {
             ));
         }
         let now = Utc::now();
-        handoff.acknowledged_at = Some(now);
-        handoff.acknowledged_by = Some(author(&principal));
-        handoff
-            .events
-            .push(("acknowledged".into(), now, author(&principal)));
-        self.ctx
-            .store
-            .update_handoff(&handoff)
+        let store = &self.ctx.store;
+        if store
+            .acknowledge_handoff(handoff.id, &author(&principal), now)
             .await
-            .map_err(store_status)?;
+            .map_err(store_status)?
+        {
+            let event = HandoffEvent {
+                kind: "acknowledged".into(),
+                at: now,
+                detail: author(&principal),
+            };
+            store
+                .add_handoff_event(handoff.id, &event)
+                .await
+                .map_err(store_status)?;
+        }
+        let handoff = store
+            .get_handoff(handoff.id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found("the handoff was deleted"))?;
         self.actors.changed(id);
-        Ok(Response::new(handoff_to_pb(&handoff)))
+        Ok(Response::new(
+            handoff_with_events(&**store, &handoff).await?,
+        ))
     }
 
     async fn get_handoff_summary(
@@ -909,15 +944,11 @@ impl ScheduleService for ScheduleApi {
         let body = request.into_inner();
         let id = parse_id("schedule_id", &body.schedule_id)?;
         let (limit, _) = page("", body.page_size, "")?;
-        let handoffs = self
-            .ctx
-            .store
-            .list_handoffs(id, limit)
-            .await
-            .map_err(store_status)?
-            .iter()
-            .map(handoff_to_pb)
-            .collect();
+        let store = &self.ctx.store;
+        let mut handoffs = Vec::new();
+        for handoff in store.list_handoffs(id, limit).await.map_err(store_status)? {
+            handoffs.push(handoff_with_events(&**store, &handoff).await?);
+        }
         Ok(Response::new(pb::ListHandoffsResponse { handoffs }))
     }
 }

@@ -1,23 +1,33 @@
-//! `directory.v1.UserService` on the built-in directory: users and their API tokens.
+//! `directory.v1.UserService` on the built-in directory: users, their API tokens and
+//! their contact methods.
 
 use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::contact_methods::ContactMethodApi;
 use super::pb::directory::v1 as dir;
 use super::pb::directory::v1::user_service_server::UserService;
 use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::auth::{API_TOKEN_PREFIX, hash_secret, new_secret};
 use crate::domain::access::Action;
 use crate::domain::directory::{ApiToken, User};
+use crate::notify::webhook::WebhookSender;
 
 pub struct UserApi {
     ctx: Context,
+    contact_methods: ContactMethodApi,
 }
 
 impl UserApi {
-    pub fn new(ctx: Context) -> UserApi {
-        UserApi { ctx }
+    pub fn new(ctx: Context, webhooks: WebhookSender) -> UserApi {
+        UserApi {
+            contact_methods: ContactMethodApi {
+                ctx: ctx.clone(),
+                webhooks,
+            },
+            ctx,
+        }
     }
 }
 
@@ -202,6 +212,34 @@ impl UserService for UserApi {
             .map_err(store_status)?
             .ok_or_else(missing)?;
         Ok(Response::new(convert::token_to_pb(&token, None)))
+    }
+
+    async fn add_contact_method(
+        &self,
+        request: Request<dir::AddContactMethodRequest>,
+    ) -> Result<Response<dir::ContactMethod>, Status> {
+        self.contact_methods.add(request).await
+    }
+
+    async fn verify_contact_method(
+        &self,
+        request: Request<dir::VerifyContactMethodRequest>,
+    ) -> Result<Response<dir::ContactMethod>, Status> {
+        self.contact_methods.verify(request).await
+    }
+
+    async fn list_contact_methods(
+        &self,
+        request: Request<dir::ListContactMethodsRequest>,
+    ) -> Result<Response<dir::ListContactMethodsResponse>, Status> {
+        self.contact_methods.list(request).await
+    }
+
+    async fn delete_contact_method(
+        &self,
+        request: Request<dir::DeleteContactMethodRequest>,
+    ) -> Result<Response<dir::DeleteContactMethodResponse>, Status> {
+        self.contact_methods.delete(request).await
     }
 }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::domain::alert::{Alert, AlertStatus, TimelineEntry};
 use crate::domain::catalog::{IntegrationKey, Service};
-use crate::domain::directory::{ApiToken, User};
+use crate::domain::directory::{ApiToken, ContactMethod, User};
 use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::{AlertState, AlertWrite};
 use crate::domain::severity::Severity;
@@ -122,8 +122,16 @@ pub struct StoredHandoff {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
     pub escalated_at: Option<DateTime<Utc>>,
-    /// What was sent about it, in order: `(kind, at, detail)`.
-    pub events: Vec<(String, DateTime<Utc>, String)>,
+}
+
+/// Something sent (or not) about a handoff: a reminder, the handoff message, an
+/// acknowledgement, the unacknowledged notice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HandoffEvent {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// Where it went and what came back, or why it was not sent.
+    pub detail: String,
 }
 
 /// A named definition as stored (a maintenance window, an inhibition rule): its body is
@@ -249,6 +257,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn delete_definition(&self, kind: Kind, id: Uuid) -> StoreResult<bool>;
 
+    /// Fails with `Conflict` when the user already has this kind and address.
+    async fn insert_contact_method(&self, method: &ContactMethod) -> StoreResult<()>;
+    async fn get_contact_method(&self, id: Uuid) -> StoreResult<Option<ContactMethod>>;
+    /// A user's methods, oldest first.
+    async fn list_contact_methods(&self, user_id: Uuid) -> StoreResult<Vec<ContactMethod>>;
+    /// Replaces verified, code_hash, code_sent and code_detail.
+    async fn update_contact_method(&self, method: &ContactMethod) -> StoreResult<bool>;
+    async fn delete_contact_method(&self, id: Uuid) -> StoreResult<bool>;
+
     /// Records a handoff once: false when this schedule's rotation already has one at
     /// that instant (a restarted schedule actor meeting it again).
     async fn insert_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
@@ -256,8 +273,15 @@ pub trait Store: Send + Sync + 'static {
     /// A schedule's handoffs, newest first.
     async fn list_handoffs(&self, schedule_id: Uuid, limit: i64)
     -> StoreResult<Vec<StoredHandoff>>;
-    /// Replaces the acknowledgement, escalation and events of a handoff.
-    async fn update_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
+    /// Marks a handoff acknowledged; false when it already was (or does not exist).
+    async fn acknowledge_handoff(&self, id: Uuid, by: &str, at: DateTime<Utc>)
+    -> StoreResult<bool>;
+    /// Marks a handoff escalated; false when it was acknowledged or escalated first, so
+    /// an acknowledgement racing the deadline wins.
+    async fn escalate_handoff(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn add_handoff_event(&self, handoff_id: Uuid, event: &HandoffEvent) -> StoreResult<()>;
+    /// A handoff's events, oldest first.
+    async fn handoff_events(&self, handoff_id: Uuid) -> StoreResult<Vec<HandoffEvent>>;
 
     /// A settings document by name (`routing_defaults`), if one was saved.
     async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;

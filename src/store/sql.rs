@@ -147,9 +147,23 @@ macro_rules! impl_sql_store {
             })
         }
 
+        fn contact_method_of(row: &DbRow) -> StoreResult<crate::domain::directory::ContactMethod> {
+            let kind: String = row.try_get("kind")?;
+            Ok(crate::domain::directory::ContactMethod {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                kind: crate::domain::directory::ContactKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("contact method kind {kind:?}")))?,
+                address: row.try_get("address")?,
+                verified: row.try_get("verified")?,
+                code_hash: row.try_get("code_hash")?,
+                code_sent: row.try_get("code_sent")?,
+                code_detail: row.try_get("code_detail")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
         fn handoff_of(row: &DbRow) -> StoreResult<crate::store::StoredHandoff> {
-            let events: sqlx::types::Json<Vec<(String, DateTime<Utc>, String)>> =
-                row.try_get("events")?;
             Ok(crate::store::StoredHandoff {
                 id: row.try_get("id")?,
                 schedule_id: row.try_get("schedule_id")?,
@@ -162,7 +176,6 @@ macro_rules! impl_sql_store {
                 acknowledged_at: row.try_get("acknowledged_at")?,
                 acknowledged_by: row.try_get("acknowledged_by")?,
                 escalated_at: row.try_get("escalated_at")?,
-                events: events.0,
             })
         }
 
@@ -1023,12 +1036,90 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn insert_contact_method(
+                &self,
+                method: &crate::domain::directory::ContactMethod,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO contact_methods (id, user_id, kind, address, verified, \
+                     code_hash, code_sent, code_detail, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(method.id)
+                .bind(method.user_id)
+                .bind(method.kind.as_str())
+                .bind(method.address.as_str())
+                .bind(method.verified)
+                .bind(method.code_hash.as_deref())
+                .bind(method.code_sent)
+                .bind(method.code_detail.as_str())
+                .bind(method.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "this contact method"))?;
+                Ok(())
+            }
+
+            async fn get_contact_method(
+                &self,
+                id: Uuid,
+            ) -> StoreResult<Option<crate::domain::directory::ContactMethod>> {
+                sqlx::query("SELECT * FROM contact_methods WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(contact_method_of)
+                    .transpose()
+            }
+
+            async fn list_contact_methods(
+                &self,
+                user_id: Uuid,
+            ) -> StoreResult<Vec<crate::domain::directory::ContactMethod>> {
+                sqlx::query(
+                    "SELECT * FROM contact_methods WHERE user_id = $1 ORDER BY created_at, id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(contact_method_of)
+                .collect()
+            }
+
+            async fn update_contact_method(
+                &self,
+                method: &crate::domain::directory::ContactMethod,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE contact_methods SET verified = $1, code_hash = $2, code_sent = $3, \
+                     code_detail = $4 WHERE id = $5",
+                )
+                .bind(method.verified)
+                .bind(method.code_hash.as_deref())
+                .bind(method.code_sent)
+                .bind(method.code_detail.as_str())
+                .bind(method.id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_contact_method(&self, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM contact_methods WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn insert_handoff(&self, handoff: &crate::store::StoredHandoff) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "INSERT INTO handoffs (id, schedule_id, rotation_id, level, at, \
                      outgoing_user_id, incoming_user_id, require_ack, acknowledged_at, \
-                     acknowledged_by, escalated_at, events) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     acknowledged_by, escalated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (schedule_id, rotation_id, at) DO NOTHING",
                 )
                 .bind(handoff.id)
@@ -1042,7 +1133,6 @@ macro_rules! impl_sql_store {
                 .bind(handoff.acknowledged_at)
                 .bind(handoff.acknowledged_by.as_deref())
                 .bind(handoff.escalated_at)
-                .bind(sqlx::types::Json(&handoff.events))
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
@@ -1075,19 +1165,75 @@ macro_rules! impl_sql_store {
                 .collect()
             }
 
-            async fn update_handoff(&self, handoff: &crate::store::StoredHandoff) -> StoreResult<bool> {
+            async fn acknowledge_handoff(
+                &self,
+                id: Uuid,
+                by: &str,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE handoffs SET acknowledged_at = $1, acknowledged_by = $2, \
-                     escalated_at = $3, events = $4 WHERE id = $5",
+                    "UPDATE handoffs SET acknowledged_at = $1, acknowledged_by = $2 \
+                     WHERE id = $3 AND acknowledged_at IS NULL",
                 )
-                .bind(handoff.acknowledged_at)
-                .bind(handoff.acknowledged_by.as_deref())
-                .bind(handoff.escalated_at)
-                .bind(sqlx::types::Json(&handoff.events))
-                .bind(handoff.id)
+                .bind(at)
+                .bind(by)
+                .bind(id)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn escalate_handoff(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE handoffs SET escalated_at = $1 \
+                     WHERE id = $2 AND escalated_at IS NULL AND acknowledged_at IS NULL",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn add_handoff_event(
+                &self,
+                handoff_id: Uuid,
+                event: &crate::store::HandoffEvent,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO handoff_events (id, handoff_id, kind, at, detail) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(handoff_id)
+                .bind(event.kind.as_str())
+                .bind(event.at)
+                .bind(event.detail.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn handoff_events(
+                &self,
+                handoff_id: Uuid,
+            ) -> StoreResult<Vec<crate::store::HandoffEvent>> {
+                let rows = sqlx::query(
+                    "SELECT kind, at, detail FROM handoff_events WHERE handoff_id = $1 \
+                     ORDER BY at, id",
+                )
+                .bind(handoff_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::store::HandoffEvent {
+                            kind: row.try_get("kind")?,
+                            at: row.try_get("at")?,
+                            detail: row.try_get("detail")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
