@@ -117,7 +117,9 @@ async fn a_user_verifies_a_webhook_contact_method_with_the_code_it_received() {
         .unwrap();
     let left = users
         .list_contact_methods(authed(
-            dir::ListContactMethodsRequest { user_id: bob },
+            dir::ListContactMethodsRequest {
+                user_id: bob.clone(),
+            },
             &bob_token,
         ))
         .await
@@ -125,4 +127,22 @@ async fn a_user_verifies_a_webhook_contact_method_with_the_code_it_received() {
         .into_inner()
         .methods;
     assert_eq!(left, vec![verified]);
+
+    // An admin may vouch for a method; a user may not vouch for their own.
+    let mut vouched = add(dir::ContactMethodType::Sms, "+14155550100");
+    if let Some(method) = vouched.method.as_mut() {
+        method.verified = true;
+    }
+    let refused = users
+        .add_contact_method(authed(vouched.clone(), &bob_token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let added = users
+        .add_contact_method(authed(vouched, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(added.verified);
+    assert!(!added.code_sent);
 }

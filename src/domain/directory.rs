@@ -35,6 +35,8 @@ pub enum ContactKind {
     Sms,
     Voice,
     Slack,
+    Teams,
+    Push,
     Webhook,
 }
 
@@ -45,6 +47,8 @@ impl ContactKind {
             ContactKind::Sms => "sms",
             ContactKind::Voice => "voice",
             ContactKind::Slack => "slack",
+            ContactKind::Teams => "teams",
+            ContactKind::Push => "push",
             ContactKind::Webhook => "webhook",
         }
     }
@@ -55,6 +59,8 @@ impl ContactKind {
             ContactKind::Sms,
             ContactKind::Voice,
             ContactKind::Slack,
+            ContactKind::Teams,
+            ContactKind::Push,
             ContactKind::Webhook,
         ]
         .into_iter()
@@ -77,6 +83,11 @@ impl ContactKind {
                         .bytes()
                         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             }
+            ContactKind::Teams => Uuid::parse_str(address).is_ok(),
+            ContactKind::Push => {
+                (16..=4096).contains(&address.len())
+                    && address.bytes().all(|b| b.is_ascii_graphic())
+            }
             ContactKind::Webhook => {
                 address.starts_with("http://") || address.starts_with("https://")
             }
@@ -90,6 +101,8 @@ impl ContactKind {
                     "not an E.164 number (+ and 8 to 15 digits)"
                 }
                 ContactKind::Slack => "not a Slack member id (U or W then capitals and digits)",
+                ContactKind::Teams => "not a Microsoft Teams (Entra) user id",
+                ContactKind::Push => "not a push device token (16 to 4096 printable characters)",
                 ContactKind::Webhook => "not an http(s) URL",
             })
         }
@@ -124,6 +137,8 @@ mod tests {
             (ContactKind::Sms, "+14155550100"),
             (ContactKind::Voice, "+442071838750"),
             (ContactKind::Slack, "U024BE7LH"),
+            (ContactKind::Teams, "6b4c7f5e-2f0a-4a8e-9c5d-1f2e3a4b5c6d"),
+            (ContactKind::Push, "fcm:dGhpc2lzYXRva2Vu"),
             (ContactKind::Webhook, "https://hooks.example.net/x"),
         ];
         for (kind, address) in good {
@@ -134,6 +149,8 @@ mod tests {
             (ContactKind::Sms, "4155550100"),
             (ContactKind::Voice, "+1-415"),
             (ContactKind::Slack, "#noc"),
+            (ContactKind::Teams, "erin"),
+            (ContactKind::Push, "short"),
             (ContactKind::Webhook, "ftp://x"),
         ];
         for (kind, address) in bad {
