@@ -6,6 +6,7 @@ use prost::Message;
 const PROTOS: &[&str] = &[
     "proto/alerting/v1/alert.proto",
     "proto/alerting/v1/catalog.proto",
+    "proto/alerting/routing/v1/escalation.proto",
     "proto/alerting/routing/v1/maintenance.proto",
     "proto/alerting/routing/v1/routing.proto",
     "proto/alerting/routing/v1/schedule.proto",

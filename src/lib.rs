@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod http;
 pub mod inhibitions;
 pub mod notify;
+pub mod paging;
 pub mod rulebook;
 pub mod server;
 pub mod store;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
+use crate::actors::escalation::{EscalationActors, EscalationDeps};
 use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
@@ -23,6 +24,7 @@ use crate::config::Settings;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
+use crate::grpc::pb::alerting::routing::v1::escalation_service_server::EscalationServiceServer;
 use crate::grpc::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
 use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
 use crate::grpc::pb::alerting::routing::v1::schedule_service_server::ScheduleServiceServer;
@@ -31,12 +33,13 @@ use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
 use crate::grpc::{
-    self, AlertApi, CatalogApi, MaintenanceApi, RoutingApi, ScheduleApi, TeamApi, UserApi,
-    WindowBook,
+    self, AlertApi, CatalogApi, EscalationApi, MaintenanceApi, RoutingApi, ScheduleApi, TeamApi,
+    UserApi, WindowBook,
 };
 use crate::http::{self, AppState};
 use crate::inhibitions::InhibitionBook;
 use crate::notify::webhook::WebhookSender;
+use crate::paging::Pager;
 use crate::rulebook::RuleBook;
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
@@ -70,19 +73,31 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
 
+    let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
+    let (escalations, escalation_supervisor) = EscalationActors::start_all(
+        EscalationDeps {
+            pager: Pager {
+                store: store.clone(),
+                webhooks: webhooks.clone(),
+            },
+            engine: engine.clone(),
+        },
+        shutdown.clone(),
+    )
+    .await?;
     let ctx = grpc::Context {
         engine: engine.clone(),
         store: store.clone(),
         auth: auth.clone(),
         limits: settings.limits,
         flood_guard: flood_guard.clone(),
+        escalations: escalations.clone(),
         shutdown: shutdown.clone(),
     };
     let rules = RuleBook::load(store.clone()).await?;
     let windows = WindowBook::load(store.clone()).await?;
     let inhibitions = InhibitionBook::load(store.clone()).await?;
     let timed_holds = Arc::new(tokio::sync::Notify::new());
-    let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
     let (schedule_actors, schedule_supervisor) = ScheduleActors::start(ScheduleDeps {
         store: store.clone(),
         webhooks: webhooks.clone(),
@@ -99,6 +114,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             rules: rules.clone(),
             engine: engine.clone(),
             webhooks: webhooks.clone(),
+            pager: Pager {
+                store: store.clone(),
+                webhooks: webhooks.clone(),
+            },
+            escalations,
             shutdown: shutdown.clone(),
         },
         ROUTER_QUEUE,
@@ -148,6 +168,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .set_serving::<ScheduleServiceServer<ScheduleApi>>()
         .await;
     health.set_serving::<TeamServiceServer<TeamApi>>().await;
+    health
+        .set_serving::<EscalationServiceServer<EscalationApi>>()
+        .await;
     let max_message = settings.max_body_bytes;
     let grpc_server = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -172,6 +195,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .add_service(
             MaintenanceServiceServer::new(MaintenanceApi::new(ctx.clone(), windows))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            EscalationServiceServer::new(EscalationApi::new(ctx.clone(), ctx.escalations.clone()))
                 .max_decoding_message_size(max_message),
         )
         .add_service(
@@ -231,6 +258,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
     schedule_supervisor.stop(None);
+    escalation_supervisor.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;

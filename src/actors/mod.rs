@@ -9,6 +9,7 @@
 pub mod aggregator;
 pub mod alert;
 pub mod engine;
+pub mod escalation;
 pub mod inhibition_watcher;
 pub mod maintenance_watcher;
 pub mod persister;

@@ -21,8 +21,10 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::aggregator::{AggregatorMsg, GroupKey, Member};
+use super::escalation::EscalationActors;
 use super::inhibition_watcher::hold_targets;
 use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus, TimelineKind};
+use crate::domain::escalation::Target;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::domain::maintenance::{MaintenanceAction, applicable};
@@ -33,6 +35,7 @@ use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
 use crate::inhibitions::{InhibitionBook, source_holder};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
+use crate::paging::Pager;
 use crate::rulebook::{CompiledRules, RuleBook};
 use crate::store::{Store, StoredAudit};
 use ractor::ActorRef;
@@ -65,6 +68,8 @@ pub struct RouterParts {
     pub rules: RuleBook,
     pub engine: Engine,
     pub webhooks: WebhookSender,
+    pub pager: Pager,
+    pub escalations: EscalationActors,
     pub shutdown: CancellationToken,
 }
 
@@ -413,6 +418,67 @@ fn aggregate(
     }
 }
 
+/// Pages whoever is on call on a schedule at a level (falling back to the next level
+/// when it is empty), once, without a chain.
+async fn notify_oncall(
+    parts: &RouterParts,
+    alert: &Alert,
+    action: &pb::RoutingAction,
+) -> (String, String) {
+    let Some((schedule, level)) = action.notify_oncall.as_ref().and_then(|n| {
+        Some((
+            Uuid::parse_str(&n.schedule_id).ok()?,
+            u32::try_from(n.level.max(1)).ok()?,
+        ))
+    }) else {
+        return ("refused".into(), "no schedule".into());
+    };
+    let target = Target::Schedule {
+        id: schedule,
+        level,
+    };
+    let recipients = parts.pager.expand(&target, Utc::now()).await;
+    if recipients.is_empty() {
+        return (
+            "failed".into(),
+            format!("nobody is on call on schedule {schedule}"),
+        );
+    }
+    let mut details = Vec::new();
+    let mut sent = false;
+    for recipient in &recipients {
+        let outcome = parts
+            .pager
+            .page(
+                recipient,
+                alert,
+                serde_json::json!({"schedule_id": schedule.to_string()}),
+            )
+            .await;
+        sent |= outcome.outcome == "sent";
+        details.push(format!(
+            "{}: {} ({})",
+            recipient.key(),
+            outcome.outcome,
+            outcome.detail
+        ));
+        let record = Command::Record {
+            kind: if outcome.outcome == "sent" {
+                TimelineKind::Notified
+            } else {
+                TimelineKind::DeliveryFailed
+            },
+            actor: ACTOR_ROUTING.into(),
+            message: format!("paged {} on call: {}", recipient.key(), outcome.detail),
+        };
+        if let Err(error) = parts.engine.apply(alert, record).await {
+            tracing::warn!(alert = %alert.id, %error, "could not record a page");
+        }
+    }
+    let outcome = if sent { "sent" } else { "failed" };
+    (outcome.into(), details.join("; "))
+}
+
 /// Carries out one action; returns its outcome and a detail for the audit log.
 async fn act(
     parts: &RouterParts,
@@ -529,8 +595,24 @@ async fn act(
             }
         }
         Ok(A::Aggregate) => aggregate(parts, alert, action, rule, suppressing),
-        Ok(A::Escalate) => pending("escalation"),
-        Ok(A::NotifyOncall) => pending("on-call schedules"),
+        Ok(A::Escalate) if suppressing => ("skipped".into(), "a suppress action matched".into()),
+        Ok(A::Escalate) => {
+            let policy = action
+                .escalate
+                .as_ref()
+                .and_then(|e| Uuid::parse_str(&e.escalation_policy_id).ok());
+            match policy {
+                Some(policy) => match parts.escalations.start(alert.id, policy).await {
+                    Ok(chain) => ("escalating".into(), format!("chain {}", chain.id)),
+                    Err(why) => ("failed".into(), why),
+                },
+                None => ("refused".into(), "no escalation policy".into()),
+            }
+        }
+        Ok(A::NotifyOncall) if suppressing => {
+            ("skipped".into(), "a suppress action matched".into())
+        }
+        Ok(A::NotifyOncall) => notify_oncall(parts, alert, action).await,
         Ok(A::NotifyTeam) => pending("teams"),
         Ok(A::NotifyUser) => pending("notifications"),
         Ok(A::CreateTicket) => pending("tickets"),

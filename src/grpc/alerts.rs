@@ -490,16 +490,20 @@ impl AlertService for AlertApi {
         let principal = self.ctx.authorize(&request, Action::Respond).await?;
         let body = request.into_inner();
         let by = self.actor(&principal, &body.user_id).await?;
-        Ok(Response::new(
-            self.run(
+        let alert = self
+            .run(
                 &body.id,
                 Command::Escalate {
                     by,
                     reason: body.reason,
                 },
             )
-            .await?,
-        ))
+            .await?;
+        // Recorded first, then the alert's chains fire their pending steps now.
+        if let Ok(id) = uuid::Uuid::parse_str(&alert.id) {
+            self.ctx.escalations.escalate_now(id);
+        }
+        Ok(Response::new(alert))
     }
 
     async fn add_note(

@@ -6,6 +6,7 @@ mod catalog;
 mod contact_methods;
 pub mod convert;
 pub mod definitions;
+pub mod escalation;
 pub mod inhibition;
 pub mod maintenance;
 pub mod routing;
@@ -50,6 +51,7 @@ pub mod pb {
 
 pub use alerts::AlertApi;
 pub use catalog::CatalogApi;
+pub use escalation::EscalationApi;
 pub use maintenance::{MaintenanceApi, WindowBook};
 pub use routing::RoutingApi;
 pub use schedules::ScheduleApi;
@@ -64,6 +66,8 @@ pub struct Context {
     pub auth: Authenticator,
     pub limits: AlertLimits,
     pub flood_guard: Arc<FloodGuard>,
+    /// Escalation chains: EscalateAlert moves them, StartEscalation starts them.
+    pub escalations: crate::actors::escalation::EscalationActors,
     /// Cancelled at shutdown: long-lived streams end so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::domain::alert::{Alert, AlertStatus, TimelineEntry};
 use crate::domain::catalog::{IntegrationKey, Service};
 use crate::domain::directory::{ApiToken, ContactMethod, User};
+use crate::domain::escalation::{Chain, PageKey};
 use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::{AlertState, AlertWrite};
 use crate::domain::severity::Severity;
@@ -77,6 +78,7 @@ pub enum Kind {
     InhibitionRule,
     Schedule,
     Team,
+    EscalationPolicy,
 }
 
 impl Kind {
@@ -86,6 +88,7 @@ impl Kind {
             Kind::InhibitionRule => "inhibition_rules",
             Kind::Schedule => "schedules",
             Kind::Team => "teams",
+            Kind::EscalationPolicy => "escalation_policies",
         }
     }
 
@@ -104,6 +107,7 @@ impl Kind {
             Kind::InhibitionRule => "an inhibition rule",
             Kind::Schedule => "a schedule",
             Kind::Team => "a team",
+            Kind::EscalationPolicy => "an escalation policy",
         }
     }
 }
@@ -132,6 +136,18 @@ pub struct HandoffEvent {
     pub at: DateTime<Utc>,
     /// Where it went and what came back, or why it was not sent.
     pub detail: String,
+}
+
+/// One page of an escalation chain, keyed so that it is sent at most once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredPage {
+    pub id: Uuid,
+    pub chain_id: Uuid,
+    pub key: PageKey,
+    /// `pending` until delivery answers: `sent`, `failed`, or why it was not sent.
+    pub outcome: String,
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A named definition as stored (a maintenance window, an inhibition rule): its body is
@@ -265,6 +281,21 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces verified, code_hash, code_sent and code_detail.
     async fn update_contact_method(&self, method: &ContactMethod) -> StoreResult<bool>;
     async fn delete_contact_method(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// Records a new chain; false when the alert already has one on that policy in that
+    /// generation.
+    async fn insert_chain(&self, chain: &Chain) -> StoreResult<bool>;
+    async fn get_chain(&self, id: Uuid) -> StoreResult<Option<Chain>>;
+    /// An alert's chains, oldest first.
+    async fn chains_of_alert(&self, alert_id: Uuid) -> StoreResult<Vec<Chain>>;
+    /// Every active chain, soonest due first.
+    async fn active_chains(&self) -> StoreResult<Vec<Chain>>;
+    /// Stores a chain's new state and the pages its step decided, in one transaction;
+    /// a page whose key is already stored is left as it is.
+    async fn save_chain(&self, chain: &Chain, pages: &[StoredPage]) -> StoreResult<()>;
+    /// A chain's pages, oldest first.
+    async fn pages_of_chain(&self, chain_id: Uuid) -> StoreResult<Vec<StoredPage>>;
+    async fn mark_page(&self, id: Uuid, outcome: &str, detail: &str) -> StoreResult<()>;
 
     /// Records a handoff once: false when this schedule's rotation already has one at
     /// that instant (a restarted schedule actor meeting it again).

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oncall::grpc::pb::alerting::routing::v1 as routing;
+use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::schedule_service_client::ScheduleServiceClient;
@@ -288,6 +289,10 @@ impl Server {
 
     pub async fn schedules(&self) -> ScheduleServiceClient<Channel> {
         ScheduleServiceClient::new(self.channel().await)
+    }
+
+    pub async fn escalation(&self) -> EscalationServiceClient<Channel> {
+        EscalationServiceClient::new(self.channel().await)
     }
 
     pub async fn teams(&self) -> TeamServiceClient<Channel> {

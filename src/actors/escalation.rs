@@ -1,0 +1,619 @@
+//! Escalation actors: an `EscalationSupervisor` and one `ChainActor` per active chain,
+//! owning that chain's step timer (tokio time).
+//!
+//! Firing a step: the actor reads the alert (an acknowledged, resolved or suppressed
+//! alert stops the chain: no page after the ack is stored), moves the chain on with the
+//! pure `Chain::fire`, stores the moved chain together with the step's pages (each
+//! `pending`, keyed so one step never pages one target twice), and only then delivers
+//! the pages and marks each one's outcome. A crash between storing and delivering
+//! leaves pages `pending`; the restarted actor delivers those once. At start the
+//! supervisor brings back every active chain, soonest due first; an overdue step fires
+//! at once.
+//!
+//! Acks and resolves reach the supervisor from the engine's change stream; when that
+//! stream drops changes, the actors still read the alert before every page.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Engine;
+use crate::domain::alert::{Alert, AlertStatus, TimelineKind};
+use crate::domain::escalation::{Chain, ChainStatus, Exhausted, Fired, Policy};
+use crate::domain::lifecycle::Command;
+use crate::grpc::definitions::Definitions;
+use crate::grpc::escalation::compile;
+use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::paging::{Pager, Recipient};
+use crate::store::StoredPage;
+
+/// Who escalation writes as on an alert's timeline.
+pub const ACTOR_ESCALATION: &str = "escalation";
+/// How long a caller waits for the supervisor.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest timer sleep, so a clock step is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct EscalationDeps {
+    pub pager: Pager,
+    pub engine: Engine,
+}
+
+/// The handle the API and routing use.
+#[derive(Clone)]
+pub struct EscalationActors {
+    supervisor: ActorRef<SupervisorMsg>,
+}
+
+impl EscalationActors {
+    pub async fn start_all(
+        deps: EscalationDeps,
+        shutdown: CancellationToken,
+    ) -> Result<(EscalationActors, ActorRef<SupervisorMsg>), ractor::SpawnErr> {
+        let (supervisor, _) = Actor::spawn(None, EscalationSupervisor, deps.clone()).await?;
+        tokio::spawn(follow_acks(deps, supervisor.clone(), shutdown));
+        Ok((
+            EscalationActors {
+                supervisor: supervisor.clone(),
+            },
+            supervisor,
+        ))
+    }
+
+    /// Starts a chain for an open alert on a policy, or returns the one it has.
+    pub async fn start(&self, alert: Uuid, policy: Uuid) -> Result<Chain, String> {
+        match self
+            .supervisor
+            .call(
+                |reply| SupervisorMsg::Start {
+                    alert,
+                    policy,
+                    reply: Some(reply),
+                },
+                Some(CALL_TIMEOUT),
+            )
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Err("the escalation supervisor did not answer".into()),
+        }
+    }
+
+    /// Stops every chain of an alert and waits until they are stored as stopped.
+    pub async fn stop(&self, alert: Uuid) {
+        let _ = self
+            .supervisor
+            .call(
+                |reply| SupervisorMsg::StopAlert {
+                    alert,
+                    reply: Some(reply),
+                },
+                Some(CALL_TIMEOUT),
+            )
+            .await;
+    }
+
+    /// Fires every active chain's pending step of an alert now.
+    pub fn escalate_now(&self, alert: Uuid) {
+        let _ = self.supervisor.cast(SupervisorMsg::EscalateNow(alert));
+    }
+}
+
+/// Stops an alert's chains when it is acknowledged, resolved or suppressed.
+async fn follow_acks(
+    deps: EscalationDeps,
+    supervisor: ActorRef<SupervisorMsg>,
+    shutdown: CancellationToken,
+) {
+    let mut changes = deps.engine.watch();
+    loop {
+        let change = tokio::select! {
+            () = shutdown.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        match change {
+            Ok(change)
+                if matches!(
+                    change.status,
+                    Some(
+                        AlertStatus::Acknowledged | AlertStatus::Resolved | AlertStatus::Suppressed
+                    )
+                ) =>
+            {
+                let _ = supervisor.cast(SupervisorMsg::StopAlert {
+                    alert: change.alert.id,
+                    reply: None,
+                });
+            }
+            Ok(_) => {}
+            // Each actor reads its alert before it pages, so a missed ack still stops it.
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "escalation fell behind the change stream");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+pub enum SupervisorMsg {
+    Start {
+        alert: Uuid,
+        policy: Uuid,
+        reply: Option<RpcReplyPort<Result<Chain, String>>>,
+    },
+    StopAlert {
+        alert: Uuid,
+        reply: Option<RpcReplyPort<()>>,
+    },
+    EscalateNow(Uuid),
+}
+
+pub struct EscalationSupervisor;
+
+pub struct SupervisorState {
+    deps: EscalationDeps,
+    /// Active chains by chain id, with their alert.
+    chains: HashMap<Uuid, (Uuid, ActorRef<ChainMsg>)>,
+}
+
+impl EscalationSupervisor {
+    async fn spawn_chain(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        chain: Chain,
+    ) -> Result<(), ActorProcessingErr> {
+        let (id, alert) = (chain.id, chain.alert_id);
+        let (actor, _) = Actor::spawn_linked(
+            None,
+            ChainActor,
+            (chain, state.deps.clone(), myself.clone()),
+            myself.get_cell(),
+        )
+        .await?;
+        state.chains.insert(id, (alert, actor));
+        Ok(())
+    }
+
+    fn of_alert(state: &SupervisorState, alert: Uuid) -> Vec<ActorRef<ChainMsg>> {
+        state
+            .chains
+            .values()
+            .filter(|(a, _)| *a == alert)
+            .map(|(_, actor)| actor.clone())
+            .collect()
+    }
+
+    fn chain_of(state: &SupervisorState, cell: &ActorCell) -> Option<Uuid> {
+        state
+            .chains
+            .iter()
+            .find(|(_, (_, actor))| actor.get_id() == cell.get_id())
+            .map(|(id, _)| *id)
+    }
+
+    async fn start(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        alert_id: Uuid,
+        policy_id: Uuid,
+    ) -> Result<Chain, String> {
+        let store = &state.deps.pager.store;
+        let alert = store
+            .get_alert(alert_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("alert {alert_id} not found"))?;
+        if alert.status != AlertStatus::Triggered {
+            return Err(format!(
+                "alert {alert_id} is {}: only a triggered alert escalates",
+                alert.status.as_str()
+            ));
+        }
+        let policy = load_policy(&state.deps, policy_id)
+            .await
+            .ok_or_else(|| format!("escalation policy {policy_id} not found"))?;
+        let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, 0, Utc::now());
+        if !store
+            .insert_chain(&chain)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            // One chain per alert and policy: answer with the one there is.
+            return store
+                .chains_of_alert(alert_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|c| c.policy_id == policy_id && c.generation == chain.generation)
+                .ok_or_else(|| "the alert's chain on this policy vanished".to_string());
+        }
+        Self::spawn_chain(myself, state, chain.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(chain)
+    }
+}
+
+async fn load_policy(deps: &EscalationDeps, id: Uuid) -> Option<Policy> {
+    let policies: Definitions<pb::EscalationPolicy> = Definitions::new(deps.pager.store.clone());
+    let stored = policies.find(id).await.ok().flatten()?;
+    compile(&stored, id).ok()
+}
+
+impl Actor for EscalationSupervisor {
+    type Msg = SupervisorMsg;
+    type State = SupervisorState;
+    type Arguments = EscalationDeps;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        deps: EscalationDeps,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        let mut state = SupervisorState {
+            deps,
+            chains: HashMap::new(),
+        };
+        // Soonest due first, so overdue steps catch up in the order they were due.
+        for chain in state.deps.pager.store.active_chains().await? {
+            Self::spawn_chain(&myself, &mut state, chain).await?;
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        message: SupervisorMsg,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SupervisorMsg::Start {
+                alert,
+                policy,
+                reply,
+            } => {
+                let result = Self::start(&myself, state, alert, policy).await;
+                if let Err(why) = &result {
+                    tracing::warn!(%alert, %policy, %why, "escalation not started");
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
+            SupervisorMsg::StopAlert { alert, reply } => {
+                for actor in Self::of_alert(state, alert) {
+                    let _ = actor.call(ChainMsg::Stop, Some(CALL_TIMEOUT)).await;
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+            }
+            SupervisorMsg::EscalateNow(alert) => {
+                for actor in Self::of_alert(state, alert) {
+                    let _ = actor.cast(ChainMsg::EscalateNow);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        event: SupervisionEvent,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match &event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                if let Some(chain) = Self::chain_of(state, cell) {
+                    state.chains.remove(&chain);
+                }
+            }
+            SupervisionEvent::ActorFailed(cell, error) => {
+                if let Some(chain) = Self::chain_of(state, cell) {
+                    state.chains.remove(&chain);
+                    tracing::error!(%chain, %error, "chain actor failed; restarting it from the store");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if let Some(stored) = state.deps.pager.store.get_chain(chain).await?
+                        && stored.status == ChainStatus::Active
+                    {
+                        Self::spawn_chain(&myself, state, stored).await?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+pub enum ChainMsg {
+    /// The step timer fired.
+    Fire,
+    /// EscalateAlert: fire the pending step now.
+    EscalateNow,
+    /// The alert was acknowledged, resolved or suppressed, or StopEscalation.
+    Stop(RpcReplyPort<()>),
+}
+
+pub struct ChainActor;
+
+pub struct ChainState {
+    chain: Chain,
+    deps: EscalationDeps,
+    supervisor: ActorRef<SupervisorMsg>,
+    timer: Option<JoinHandle<()>>,
+}
+
+impl Drop for ChainState {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+impl ChainState {
+    fn arm(&mut self, myself: &ActorRef<ChainMsg>) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        let Some(at) = self.chain.next_fire_at else {
+            return;
+        };
+        let sleep = (at - Utc::now())
+            .to_std()
+            .map_or(Duration::ZERO, |d| d.min(MAX_SLEEP));
+        let me = myself.clone();
+        self.timer = Some(tokio::spawn(async move {
+            tokio::time::sleep(sleep).await;
+            let _ = me.cast(ChainMsg::Fire);
+        }));
+    }
+
+    async fn record(&self, alert: &Alert, kind: TimelineKind, message: String) {
+        let command = Command::Record {
+            kind,
+            actor: ACTOR_ESCALATION.into(),
+            message,
+        };
+        if let Err(error) = self.deps.engine.apply(alert, command).await {
+            tracing::debug!(alert = %alert.id, %error, "could not record on the timeline");
+        }
+    }
+
+    /// Delivers this chain's pages still `pending` and marks each one's outcome.
+    async fn deliver_pending(&self, alert: &Alert) {
+        let store = &self.deps.pager.store;
+        let pages = match store.pages_of_chain(self.chain.id).await {
+            Ok(pages) => pages,
+            Err(error) => {
+                tracing::error!(chain = %self.chain.id, %error, "could not read pages");
+                return;
+            }
+        };
+        for page in pages.iter().filter(|p| p.outcome == "pending") {
+            let Some(recipient) = Recipient::parse(&page.key.target) else {
+                continue;
+            };
+            let context = json!({
+                "chain_id": self.chain.id.to_string(),
+                "policy_id": page.key.policy_id.to_string(),
+                "step": page.key.step + 1,
+                "repeat": page.key.repeat,
+            });
+            let outcome = self.deps.pager.page(&recipient, alert, context).await;
+            if let Err(error) = store
+                .mark_page(page.id, outcome.outcome, &outcome.detail)
+                .await
+            {
+                tracing::error!(page = %page.id, %error, "could not record a page's outcome");
+            }
+            let kind = if outcome.outcome == "sent" {
+                TimelineKind::Notified
+            } else {
+                TimelineKind::DeliveryFailed
+            };
+            self.record(
+                alert,
+                kind,
+                format!(
+                    "step {} paged {}: {} ({})",
+                    page.key.step + 1,
+                    page.key.target,
+                    outcome.outcome,
+                    outcome.detail
+                ),
+            )
+            .await;
+        }
+    }
+
+    /// Stops the chain and stores it stopped.
+    async fn stop(&mut self) {
+        if self.chain.status != ChainStatus::Active {
+            return;
+        }
+        self.chain.stop();
+        if let Err(error) = self.deps.pager.store.save_chain(&self.chain, &[]).await {
+            tracing::error!(chain = %self.chain.id, %error, "could not store a stopped chain");
+        }
+    }
+
+    /// Fires the pending step if it is due; returns whether the chain is still active.
+    async fn fire(&mut self) -> bool {
+        let now = Utc::now();
+        if !self.chain.is_due(now) {
+            return self.chain.status == ChainStatus::Active;
+        }
+        let store = self.deps.pager.store.clone();
+        let alert = match store.get_alert(self.chain.alert_id).await {
+            Ok(Some(alert)) => alert,
+            Ok(None) => {
+                self.stop().await;
+                return false;
+            }
+            Err(error) => {
+                // The store is away: try again shortly rather than page blind.
+                tracing::error!(chain = %self.chain.id, %error, "could not read the alert");
+                self.chain.next_fire_at = Some(now + chrono::TimeDelta::seconds(1));
+                return true;
+            }
+        };
+        if alert.status != AlertStatus::Triggered {
+            self.stop().await;
+            return false;
+        }
+        let Some(policy) = load_policy(&self.deps, self.chain.policy_id).await else {
+            tracing::warn!(chain = %self.chain.id, "the chain's policy is gone; the chain ends");
+            self.chain.status = ChainStatus::Exhausted;
+            self.chain.next_fire_at = None;
+            let _ = store.save_chain(&self.chain, &[]).await;
+            return false;
+        };
+        let mut moved = self.chain.clone();
+        let fired = moved.fire(&policy, now, |_| false);
+        let pages = self.pages_for(&moved, &fired, &policy, now).await;
+        if let Err(error) = store.save_chain(&moved, &pages).await {
+            tracing::error!(chain = %self.chain.id, %error, "could not store the chain; retrying");
+            self.chain.next_fire_at = Some(now + chrono::TimeDelta::seconds(1));
+            return true;
+        }
+        self.chain = moved;
+        self.deliver_pending(&alert).await;
+        if fired.skipped {
+            self.record(
+                &alert,
+                TimelineKind::Escalated,
+                format!("step {} skipped", fired.step + 1),
+            )
+            .await;
+        }
+        if let Some(next) = fired.handover {
+            self.record(
+                &alert,
+                TimelineKind::Escalated,
+                format!("handed over to policy {next}"),
+            )
+            .await;
+            let _ = self.supervisor.cast(SupervisorMsg::Start {
+                alert: alert.id,
+                policy: next,
+                reply: None,
+            });
+        }
+        if let Some(Exhausted::CreateTicket(severity)) = &fired.exhausted {
+            self.record(
+                &alert,
+                TimelineKind::Escalated,
+                format!(
+                    "escalation exhausted: incident ticket at {} pending: tickets",
+                    severity.as_str()
+                ),
+            )
+            .await;
+        }
+        self.chain.status == ChainStatus::Active
+    }
+
+    /// The pages a fired step decides: one per recipient of its targets (and of the
+    /// fallback target when the policy is exhausted), all `pending`.
+    async fn pages_for(
+        &self,
+        moved: &Chain,
+        fired: &Fired,
+        policy: &Policy,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<StoredPage> {
+        let mut wanted: Vec<(i32, &crate::domain::escalation::Target)> =
+            fired.targets.iter().map(|t| (fired.step, t)).collect();
+        if let Some(Exhausted::Notify(fallback)) = &fired.exhausted {
+            // The fallback page is keyed past the last step, so it never collides.
+            wanted.push((
+                i32::try_from(policy.steps.len()).unwrap_or(i32::MAX),
+                fallback,
+            ));
+        }
+        let mut pages: Vec<StoredPage> = Vec::new();
+        for (step, target) in wanted {
+            for recipient in self.deps.pager.expand(target, now).await {
+                let mut key = moved.page_key(fired, recipient.key());
+                key.step = step;
+                if pages.iter().any(|p| p.key == key) {
+                    continue;
+                }
+                pages.push(StoredPage {
+                    id: Uuid::now_v7(),
+                    chain_id: moved.id,
+                    key,
+                    outcome: "pending".into(),
+                    detail: String::new(),
+                    created_at: now,
+                });
+            }
+        }
+        pages
+    }
+}
+
+impl Actor for ChainActor {
+    type Msg = ChainMsg;
+    type State = ChainState;
+    type Arguments = (Chain, EscalationDeps, ActorRef<SupervisorMsg>);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ChainMsg>,
+        (chain, deps, supervisor): (Chain, EscalationDeps, ActorRef<SupervisorMsg>),
+    ) -> Result<ChainState, ActorProcessingErr> {
+        let mut state = ChainState {
+            chain,
+            deps,
+            supervisor,
+            timer: None,
+        };
+        // Pages decided before a crash but not delivered go out now, once.
+        if let Ok(Some(alert)) = state.deps.pager.store.get_alert(state.chain.alert_id).await
+            && alert.status == AlertStatus::Triggered
+        {
+            state.deliver_pending(&alert).await;
+        }
+        state.arm(&myself);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ChainMsg>,
+        message: ChainMsg,
+        state: &mut ChainState,
+    ) -> Result<(), ActorProcessingErr> {
+        let active = match message {
+            ChainMsg::Fire => state.fire().await,
+            ChainMsg::EscalateNow => {
+                state.chain.escalate_now(Utc::now());
+                state.fire().await
+            }
+            ChainMsg::Stop(reply) => {
+                state.stop().await;
+                let _ = reply.send(());
+                false
+            }
+        };
+        if active {
+            state.arm(&myself);
+        } else {
+            myself.stop(None);
+        }
+        Ok(())
+    }
+}

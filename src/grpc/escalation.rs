@@ -1,0 +1,395 @@
+//! `alerting.routing.v1.EscalationService`: policies checked and compiled when saved
+//! (fields named, references checked, handover cycles refused naming the cycle), and the
+//! chains that walk alerts through them, run by the escalation actors.
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeDelta, Utc};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::definitions::{Definition, Definitions};
+use super::pb::alerting::routing::v1 as pb;
+use super::pb::alerting::routing::v1::escalation_service_server::EscalationService;
+use super::{Context, check_optional_url, convert, next_token, page, parse_id, store_status};
+use crate::actors::escalation::EscalationActors;
+use crate::domain::access::Action;
+use crate::domain::escalation::{Chain, Exhausted, Policy, Step, Target, find_cycle};
+use crate::domain::severity::Severity;
+use crate::store::{Kind, StoredPage};
+
+impl Definition for pb::EscalationPolicy {
+    const KIND: Kind = Kind::EscalationPolicy;
+    const NOUN: &'static str = "escalation policy";
+    fn set_id(&mut self, id: Uuid) {
+        self.id = id.to_string();
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+fn target(t: &pb::EscalationTarget, at: &str) -> Result<Target, Status> {
+    use pb::EscalationTargetType as T;
+    let id = |field: &str, value: &str| parse_id(&format!("{at}.{field}"), value);
+    match T::try_from(t.r#type) {
+        Ok(T::User) => Ok(Target::User(id("user_id", &t.user_id)?)),
+        Ok(T::Schedule) => Ok(Target::Schedule {
+            id: id("schedule_id", &t.schedule_id)?,
+            level: match t.level {
+                0 => 1,
+                l if l < 0 => return Err(invalid(format!("{at}.level"), "must be at least 1")),
+                l => l.unsigned_abs(),
+            },
+        }),
+        Ok(T::Team) => Ok(Target::Team(id("team_id", &t.team_id)?)),
+        Ok(T::Channel) => {
+            if t.webhook_url.is_empty() {
+                return Err(invalid(format!("{at}.webhook_url"), "required"));
+            }
+            check_optional_url(&format!("{at}.webhook_url"), &t.webhook_url)?;
+            Ok(Target::Channel(t.webhook_url.clone()))
+        }
+        Ok(T::Policy) => Ok(Target::Policy(id("policy_id", &t.policy_id)?)),
+        _ => Err(invalid(format!("{at}.type"), "required")),
+    }
+}
+
+/// Checks a policy as written and compiles it; errors name the field under `policy`.
+pub fn compile(policy: &pb::EscalationPolicy, id: Uuid) -> Result<Policy, Status> {
+    if policy.name.trim().is_empty() {
+        return Err(invalid("policy.name", "required"));
+    }
+    if policy.steps.is_empty() {
+        return Err(invalid("policy.steps", "give at least one step"));
+    }
+    let delay = |field: String, d: Option<&prost_types::Duration>| match d {
+        None => Ok(TimeDelta::zero()),
+        Some(d) if d.seconds < 0 || d.nanos < 0 => Err(invalid(field, "must not be negative")),
+        Some(d) => TimeDelta::try_seconds(d.seconds)
+            .map(|s| s + TimeDelta::nanoseconds(i64::from(d.nanos)))
+            .ok_or_else(|| invalid(field, "too long")),
+    };
+    let mut steps = Vec::with_capacity(policy.steps.len());
+    for (i, step) in policy.steps.iter().enumerate() {
+        let at = format!("policy.steps[{i}]");
+        if step.targets.is_empty() {
+            return Err(invalid(format!("{at}.targets"), "give at least one target"));
+        }
+        steps.push(Step {
+            delay: delay(format!("{at}.delay"), step.delay.as_ref())?,
+            targets: step
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(j, t)| target(t, &format!("{at}.targets[{j}]")))
+                .collect::<Result<_, _>>()?,
+        });
+    }
+    if policy.repeat_count < 0 {
+        return Err(invalid("policy.repeat_count", "must not be negative"));
+    }
+    let repeat_delay = policy
+        .repeat_delay
+        .as_ref()
+        .map(|d| delay("policy.repeat_delay".into(), Some(d)))
+        .transpose()?;
+    use pb::ExhaustedAction as E;
+    let exhausted = match E::try_from(policy.exhausted_action) {
+        Ok(E::Unspecified) | Ok(E::Stop) => Exhausted::Stop,
+        Ok(E::Notify) => {
+            let fallback = policy
+                .fallback_target
+                .as_ref()
+                .ok_or_else(|| invalid("policy.fallback_target", "required to notify"))?;
+            match target(fallback, "policy.fallback_target")? {
+                Target::Policy(_) => {
+                    return Err(invalid(
+                        "policy.fallback_target",
+                        "a policy is not a fallback; hand over in a step instead",
+                    ));
+                }
+                other => Exhausted::Notify(other),
+            }
+        }
+        Ok(E::CreateTicket) => Exhausted::CreateTicket(
+            convert::severity_from_pb("policy.ticket_severity", policy.ticket_severity)?
+                .unwrap_or(Severity::High),
+        ),
+        Err(_) => return Err(invalid("policy.exhausted_action", "unknown action")),
+    };
+    Ok(Policy {
+        id,
+        name: policy.name.clone(),
+        steps,
+        repeat_count: policy.repeat_count.unsigned_abs(),
+        repeat_delay,
+        exhausted,
+    })
+}
+
+fn page_to_pb(page: &StoredPage) -> pb::Page {
+    pb::Page {
+        id: page.id.to_string(),
+        step_number: page.key.step + 1,
+        repeat: page.key.repeat,
+        target: page.key.target.clone(),
+        outcome: page.outcome.clone(),
+        detail: page.detail.clone(),
+        created_at: Some(convert::timestamp(page.created_at)),
+    }
+}
+
+fn status_to_pb(chain: &Chain, pages: &[StoredPage]) -> pb::EscalationStatus {
+    pb::EscalationStatus {
+        chain_id: chain.id.to_string(),
+        alert_id: chain.alert_id.to_string(),
+        policy_id: chain.policy_id.to_string(),
+        generation: chain.generation,
+        status: chain.status.as_str().to_string(),
+        current_step: chain.step + 1,
+        repeat: chain.repeat,
+        next_fire_at: convert::opt_timestamp(chain.next_fire_at),
+        started_at: Some(convert::timestamp(chain.started_at)),
+        pages: pages.iter().map(page_to_pb).collect(),
+    }
+}
+
+pub struct EscalationApi {
+    ctx: Context,
+    policies: Definitions<pb::EscalationPolicy>,
+    actors: EscalationActors,
+}
+
+impl EscalationApi {
+    pub fn new(ctx: Context, actors: EscalationActors) -> EscalationApi {
+        EscalationApi {
+            policies: Definitions::new(ctx.store.clone()),
+            ctx,
+            actors,
+        }
+    }
+
+    /// Checks what a policy names exists, and that saving it closes no handover cycle.
+    async fn check(&self, policy: &Policy) -> Result<(), Status> {
+        let mut edges: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        let mut names: BTreeMap<Uuid, String> = BTreeMap::new();
+        for stored in self.policies.list().await? {
+            let Ok(id) = Uuid::parse_str(&stored.id) else {
+                continue;
+            };
+            if let Ok(compiled) = compile(&stored, id) {
+                edges.insert(id, compiled.handovers().collect());
+                names.insert(id, compiled.name);
+            }
+        }
+        edges.insert(policy.id, policy.handovers().collect());
+        names.insert(policy.id, policy.name.clone());
+        let schedules: Definitions<pb::Schedule> = Definitions::new(self.ctx.store.clone());
+        let teams: Definitions<pb::Team> = Definitions::new(self.ctx.store.clone());
+        let targets = policy
+            .steps
+            .iter()
+            .flat_map(|s| &s.targets)
+            .chain(match &policy.exhausted {
+                Exhausted::Notify(t) => Some(t),
+                _ => None,
+            });
+        for target in targets {
+            let missing = match target {
+                Target::User(id) => self
+                    .ctx
+                    .store
+                    .get_user(*id)
+                    .await
+                    .map_err(store_status)?
+                    .is_none()
+                    .then(|| format!("user {id}")),
+                Target::Schedule { id, .. } => schedules
+                    .find(*id)
+                    .await?
+                    .is_none()
+                    .then(|| format!("schedule {id}")),
+                Target::Team(id) => teams
+                    .find(*id)
+                    .await?
+                    .is_none()
+                    .then(|| format!("team {id}")),
+                Target::Policy(id) => {
+                    (!edges.contains_key(id)).then(|| format!("escalation policy {id}"))
+                }
+                Target::Channel(_) => None,
+            };
+            if let Some(what) = missing {
+                return Err(invalid("policy", format!("{what} does not exist")));
+            }
+        }
+        if let Some(cycle) = find_cycle(&edges) {
+            let path: Vec<String> = cycle
+                .iter()
+                .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                .collect();
+            return Err(Status::failed_precondition(format!(
+                "escalation policies would hand over in a cycle: {}",
+                path.join(" → ")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn statuses(&self, alert: Uuid) -> Result<pb::GetEscalationStatusResponse, Status> {
+        let store = &self.ctx.store;
+        let mut chains = Vec::new();
+        for chain in store.chains_of_alert(alert).await.map_err(store_status)? {
+            let pages = store.pages_of_chain(chain.id).await.map_err(store_status)?;
+            chains.push(status_to_pb(&chain, &pages));
+        }
+        Ok(pb::GetEscalationStatusResponse { chains })
+    }
+}
+
+#[tonic::async_trait]
+impl EscalationService for EscalationApi {
+    async fn create_escalation_policy(
+        &self,
+        request: Request<pb::CreateEscalationPolicyRequest>,
+    ) -> Result<Response<pb::EscalationPolicy>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let mut policy = request
+            .into_inner()
+            .policy
+            .ok_or_else(|| invalid("policy", "required"))?;
+        let id = Uuid::new_v4();
+        self.check(&compile(&policy, id)?).await?;
+        let now = Utc::now();
+        policy.id = id.to_string();
+        policy.created_at = Some(convert::timestamp(now));
+        policy.updated_at = policy.created_at;
+        self.policies.insert(id, &policy, now).await?;
+        Ok(Response::new(policy))
+    }
+
+    async fn get_escalation_policy(
+        &self,
+        request: Request<pb::GetEscalationPolicyRequest>,
+    ) -> Result<Response<pb::EscalationPolicy>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        Ok(Response::new(self.policies.get(id).await?.0))
+    }
+
+    async fn list_escalation_policies(
+        &self,
+        request: Request<pb::ListEscalationPoliciesRequest>,
+    ) -> Result<Response<pb::ListEscalationPoliciesResponse>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let body = request.into_inner();
+        let (limit, offset) = page("", body.page_size, &body.page_token)?;
+        let needle = body.name_contains.to_lowercase();
+        let matching: Vec<pb::EscalationPolicy> = self
+            .policies
+            .list()
+            .await?
+            .into_iter()
+            .filter(|p| needle.is_empty() || p.name.to_lowercase().contains(&needle))
+            .collect();
+        let total = matching.len() as i64;
+        let policies: Vec<pb::EscalationPolicy> = matching
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+        Ok(Response::new(pb::ListEscalationPoliciesResponse {
+            next_page_token: next_token(offset, policies.len(), limit, total),
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+            policies,
+        }))
+    }
+
+    async fn update_escalation_policy(
+        &self,
+        request: Request<pb::UpdateEscalationPolicyRequest>,
+    ) -> Result<Response<pb::EscalationPolicy>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let mut policy = request
+            .into_inner()
+            .policy
+            .ok_or_else(|| invalid("policy", "required"))?;
+        let id = parse_id("policy.id", &policy.id)?;
+        let (previous, created) = self.policies.get(id).await?;
+        self.check(&compile(&policy, id)?).await?;
+        let now = Utc::now();
+        policy.created_at = previous.created_at;
+        policy.updated_at = Some(convert::timestamp(now));
+        self.policies.update(id, &policy, created, now).await?;
+        Ok(Response::new(policy))
+    }
+
+    async fn delete_escalation_policy(
+        &self,
+        request: Request<pb::DeleteEscalationPolicyRequest>,
+    ) -> Result<Response<pb::DeleteEscalationPolicyResponse>, Status> {
+        self.ctx.authorize(&request, Action::Administer).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        for other in self.policies.list().await? {
+            let Ok(other_id) = Uuid::parse_str(&other.id) else {
+                continue;
+            };
+            if other_id != id
+                && compile(&other, other_id).is_ok_and(|p| p.handovers().any(|h| h == id))
+            {
+                return Err(Status::failed_precondition(format!(
+                    "escalation policy {:?} hands over to this one",
+                    other.name
+                )));
+            }
+        }
+        self.policies.delete(id).await?;
+        Ok(Response::new(pb::DeleteEscalationPolicyResponse {}))
+    }
+
+    async fn start_escalation(
+        &self,
+        request: Request<pb::StartEscalationRequest>,
+    ) -> Result<Response<pb::EscalationStatus>, Status> {
+        self.ctx.authorize(&request, Action::Respond).await?;
+        let body = request.into_inner();
+        let alert = parse_id("alert_id", &body.alert_id)?;
+        let policy = parse_id("policy_id", &body.policy_id)?;
+        let chain = self
+            .actors
+            .start(alert, policy)
+            .await
+            .map_err(Status::failed_precondition)?;
+        let pages = self
+            .ctx
+            .store
+            .pages_of_chain(chain.id)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(status_to_pb(&chain, &pages)))
+    }
+
+    async fn get_escalation_status(
+        &self,
+        request: Request<pb::GetEscalationStatusRequest>,
+    ) -> Result<Response<pb::GetEscalationStatusResponse>, Status> {
+        self.ctx.authorize(&request, Action::Read).await?;
+        let alert = parse_id("alert_id", &request.get_ref().alert_id)?;
+        Ok(Response::new(self.statuses(alert).await?))
+    }
+
+    async fn stop_escalation(
+        &self,
+        request: Request<pb::StopEscalationRequest>,
+    ) -> Result<Response<pb::GetEscalationStatusResponse>, Status> {
+        self.ctx.authorize(&request, Action::Respond).await?;
+        let alert = parse_id("alert_id", &request.get_ref().alert_id)?;
+        self.actors.stop(alert).await;
+        Ok(Response::new(self.statuses(alert).await?))
+    }
+}

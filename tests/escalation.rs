@@ -1,0 +1,370 @@
+//! Escalation over gRPC with short delays: pages arrive in step order, an ack stops the
+//! chain, a `kill -9` between steps neither loses nor repeats a page, routing's
+//! `escalate` action starts a chain, and a handover cycle is refused.
+
+mod common;
+
+use common::{ADMIN_TOKEN, Db, Received, Server, authed, eventually, webhook_sink};
+use std::time::Duration;
+
+use oncall::grpc::pb::alerting::routing::v1 as pb;
+use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
+use oncall::grpc::pb::alerting::v1 as alerting;
+use oncall::grpc::pb::directory::v1 as dir;
+use tonic::Code;
+
+fn seconds(s: i64) -> Option<prost_types::Duration> {
+    Some(prost_types::Duration {
+        seconds: s,
+        nanos: 0,
+    })
+}
+
+fn to_user(user: &str) -> pb::EscalationTarget {
+    pb::EscalationTarget {
+        r#type: pb::EscalationTargetType::User as i32,
+        user_id: user.into(),
+        ..Default::default()
+    }
+}
+
+fn step(delay: i64, targets: Vec<pb::EscalationTarget>) -> pb::EscalationStep {
+    pb::EscalationStep {
+        delay: seconds(delay),
+        targets,
+        ..Default::default()
+    }
+}
+
+/// A user paged through a verified webhook on the sink, at `/<name>`.
+async fn pageable(server: &Server, sink: &str, name: &str) -> String {
+    let (user, _) = server.user_with_token(name, dir::Role::Responder).await;
+    server
+        .users()
+        .await
+        .add_contact_method(authed(
+            dir::AddContactMethodRequest {
+                user_id: user.clone(),
+                method: Some(dir::ContactMethod {
+                    r#type: dir::ContactMethodType::Webhook as i32,
+                    address: format!("{sink}/{name}"),
+                    verified: true,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    user
+}
+
+async fn policy(
+    client: &mut EscalationServiceClient<tonic::transport::Channel>,
+    name: &str,
+    steps: Vec<pb::EscalationStep>,
+) -> pb::EscalationPolicy {
+    client
+        .create_escalation_policy(authed(
+            pb::CreateEscalationPolicyRequest {
+                policy: Some(pb::EscalationPolicy {
+                    name: name.into(),
+                    steps,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn new_alert(server: &Server, key: &str, summary: &str) -> String {
+    let body = serde_json::json!({"summary": summary, "severity": "critical"}).to_string();
+    let (status, _, answer) = server
+        .post_json(&format!("/api/v1/webhook/generic/{key}"), &body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer["alert"]["id"].as_str().unwrap().to_string()
+}
+
+/// Who was paged for an alert, in arrival order (the sink path names them).
+fn paged(received: &Received, alert: &str) -> Vec<String> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, body)| body["type"] == "page" && body["alert"]["id"] == alert)
+        .map(|(path, _)| path.trim_start_matches('/').to_string())
+        .collect()
+}
+
+async fn start(
+    client: &mut EscalationServiceClient<tonic::transport::Channel>,
+    alert: &str,
+    policy: &str,
+) -> pb::EscalationStatus {
+    client
+        .start_escalation(authed(
+            pb::StartEscalationRequest {
+                alert_id: alert.into(),
+                policy_id: policy.into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn steps_page_in_order_and_an_ack_stops_the_chain() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let bob = pageable(&server, &sink, "bob").await;
+    let mut escalation = server.escalation().await;
+    let core = policy(
+        &mut escalation,
+        "core",
+        vec![step(0, vec![to_user(&alice)]), step(2, vec![to_user(&bob)])],
+    )
+    .await;
+
+    let first = new_alert(&server, &key, "core-1 down").await;
+    let chain = start(&mut escalation, &first, &core.id).await;
+    assert_eq!(chain.status, "active");
+    let again = start(&mut escalation, &first, &core.id).await;
+    assert_eq!(
+        again.chain_id, chain.chain_id,
+        "one chain per alert and policy"
+    );
+    eventually("both steps", async || {
+        (paged(&received, &first).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &first), ["alice", "bob"]);
+    let status = escalation
+        .get_escalation_status(authed(
+            pb::GetEscalationStatusRequest {
+                alert_id: first.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let chain = &status.chains[0];
+    assert_eq!(chain.status, "exhausted");
+    let outcomes: Vec<(i32, &str)> = chain
+        .pages
+        .iter()
+        .map(|p| (p.step_number, p.outcome.as_str()))
+        .collect();
+    assert_eq!(outcomes, [(1, "sent"), (2, "sent")]);
+
+    // Acknowledged after the first page: the second never comes.
+    let second = new_alert(&server, &key, "core-2 down").await;
+    start(&mut escalation, &second, &core.id).await;
+    eventually("the first page", async || {
+        (!paged(&received, &second).is_empty()).then_some(())
+    })
+    .await;
+    server
+        .alerts()
+        .await
+        .acknowledge_alert(authed(
+            alerting::AcknowledgeAlertRequest {
+                id: second.clone(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(paged(&received, &second), ["alice"]);
+
+    // EscalateAlert fires the pending step now rather than in a minute.
+    let slow = policy(
+        &mut escalation,
+        "slow",
+        vec![
+            step(0, vec![to_user(&alice)]),
+            step(60, vec![to_user(&bob)]),
+        ],
+    )
+    .await;
+    let third = new_alert(&server, &key, "core-3 down").await;
+    start(&mut escalation, &third, &slow.id).await;
+    eventually("the first page", async || {
+        (!paged(&received, &third).is_empty()).then_some(())
+    })
+    .await;
+    server
+        .alerts()
+        .await
+        .escalate_alert(authed(
+            alerting::EscalateAlertRequest {
+                id: third.clone(),
+                reason: "nobody answers".into(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    eventually("the escalated page", async || {
+        (paged(&received, &third).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &third), ["alice", "bob"]);
+}
+
+#[tokio::test]
+async fn a_kill_between_steps_neither_loses_nor_repeats_a_page() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let mut server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let bob = pageable(&server, &sink, "bob").await;
+    let mut escalation = server.escalation().await;
+    let core = policy(
+        &mut escalation,
+        "core",
+        vec![step(0, vec![to_user(&alice)]), step(3, vec![to_user(&bob)])],
+    )
+    .await;
+    let alert = new_alert(&server, &key, "core-1 down").await;
+    start(&mut escalation, &alert, &core.id).await;
+    eventually("the first page", async || {
+        (!paged(&received, &alert).is_empty()).then_some(())
+    })
+    .await;
+    // Killed between steps: the second step is due while the server is down.
+    server.restart().await;
+    eventually("the second page after the restart", async || {
+        (paged(&received, &alert).len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(paged(&received, &alert), ["alice", "bob"]);
+}
+
+#[tokio::test]
+async fn routing_escalates_and_cycles_are_refused() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("core").await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let mut escalation = server.escalation().await;
+    let tier2 = policy(
+        &mut escalation,
+        "tier 2",
+        vec![step(0, vec![to_user(&alice)])],
+    )
+    .await;
+    let tier1 = policy(
+        &mut escalation,
+        "tier 1",
+        vec![step(
+            0,
+            vec![pb::EscalationTarget {
+                r#type: pb::EscalationTargetType::Policy as i32,
+                policy_id: tier2.id.clone(),
+                ..Default::default()
+            }],
+        )],
+    )
+    .await;
+    let mut looping = tier2.clone();
+    looping.steps[0].targets.push(pb::EscalationTarget {
+        r#type: pb::EscalationTargetType::Policy as i32,
+        policy_id: tier1.id.clone(),
+        ..Default::default()
+    });
+    let refused = escalation
+        .update_escalation_policy(authed(
+            pb::UpdateEscalationPolicyRequest {
+                policy: Some(looping),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("tier 1 → tier 2 → tier 1")
+            || refused.message().contains("tier 2 → tier 1 → tier 2"),
+        "{}",
+        refused.message()
+    );
+    let in_use = escalation
+        .delete_escalation_policy(authed(
+            pb::DeleteEscalationPolicyRequest {
+                id: tier2.id.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), Code::FailedPrecondition);
+
+    // Routing's escalate action starts a chain on tier 1, which hands over to tier 2.
+    server
+        .routing()
+        .await
+        .create_routing_rule(authed(
+            pb::CreateRoutingRuleRequest {
+                rule: Some(pb::RoutingRule {
+                    name: "escalate everything".into(),
+                    enabled: true,
+                    actions: vec![pb::RoutingAction {
+                        r#type: pb::ActionType::Escalate as i32,
+                        escalate: Some(pb::EscalateAction {
+                            escalation_policy_id: tier1.id.clone(),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let alert = new_alert(&server, &key, "core-9 down").await;
+    eventually("the handed-over page", async || {
+        (!paged(&received, &alert).is_empty()).then_some(())
+    })
+    .await;
+    let audit = server.audit_of(&alert).await;
+    assert_eq!(audit.actions[0].outcome, "escalating");
+    let status = escalation
+        .get_escalation_status(authed(
+            pb::GetEscalationStatusRequest {
+                alert_id: alert.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let states: Vec<(&str, &str)> = status
+        .chains
+        .iter()
+        .map(|c| (c.policy_id.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (tier1.id.as_str(), "handed_over"),
+            (tier2.id.as_str(), "exhausted")
+        ]
+    );
+}
