@@ -223,6 +223,45 @@ async fn steps_page_in_order_and_an_ack_stops_the_chain() {
     })
     .await;
     assert_eq!(paged(&received, &third), ["alice", "bob"]);
+
+    // A step whose skip condition holds pages nobody; a bad condition is refused.
+    let mut skipping = step(0, vec![to_user(&alice)]);
+    skipping.skip_condition_cel = "alert.severity == 'critical' &&".into();
+    let refused = escalation
+        .create_escalation_policy(authed(
+            pb::CreateEscalationPolicyRequest {
+                policy: Some(pb::EscalationPolicy {
+                    name: "skipping".into(),
+                    steps: vec![skipping.clone()],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused
+            .message()
+            .starts_with("policy.steps[0].skip_condition_cel"),
+        "{}",
+        refused.message()
+    );
+    skipping.skip_condition_cel = "alert.severity == 'critical'".into();
+    let skip_criticals = policy(
+        &mut escalation,
+        "skip criticals",
+        vec![skipping, step(1, vec![to_user(&bob)])],
+    )
+    .await;
+    let fourth = new_alert(&server, &key, "core-4 down").await;
+    start(&mut escalation, &fourth, &skip_criticals.id).await;
+    eventually("the second step's page", async || {
+        (!paged(&received, &fourth).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &fourth), ["bob"]);
 }
 
 #[tokio::test]

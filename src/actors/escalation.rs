@@ -28,9 +28,11 @@ use super::Engine;
 use crate::domain::alert::{Alert, AlertStatus, TimelineKind};
 use crate::domain::escalation::{Chain, ChainStatus, Exhausted, Fired, Policy};
 use crate::domain::lifecycle::Command;
+use crate::domain::routing::{CelActivation, CelEnv};
 use crate::grpc::definitions::Definitions;
 use crate::grpc::escalation::compile;
 use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::grpc::routing::routed_from_domain;
 use crate::paging::{Pager, Recipient};
 use crate::store::StoredPage;
 
@@ -481,7 +483,15 @@ impl ChainState {
             return false;
         };
         let mut moved = self.chain.clone();
-        let fired = moved.fire(&policy, now, |_| false);
+        // Skip conditions see the alert as it is when the step fires.
+        let activation = CelActivation::new(&CelEnv::new(), &routed_from_domain(&alert), now);
+        let fired = moved.fire(&policy, now, |step| {
+            policy
+                .steps
+                .get(step)
+                .and_then(|s| s.skip.as_ref())
+                .is_some_and(|condition| condition.evaluate(&activation).matched)
+        });
         let pages = self.pages_for(&moved, &fired, &policy, now).await;
         if let Err(error) = store.save_chain(&moved, &pages).await {
             tracing::error!(chain = %self.chain.id, %error, "could not store the chain; retrying");

@@ -15,6 +15,7 @@ use super::{Context, check_optional_url, convert, next_token, page, parse_id, st
 use crate::actors::escalation::EscalationActors;
 use crate::domain::access::Action;
 use crate::domain::escalation::{Chain, Exhausted, Policy, Step, Target, find_cycle};
+use crate::domain::routing::{CelCondition, CelEnv};
 use crate::domain::severity::Severity;
 use crate::store::{Kind, StoredPage};
 
@@ -80,7 +81,16 @@ pub fn compile(policy: &pb::EscalationPolicy, id: Uuid) -> Result<Policy, Status
         if step.targets.is_empty() {
             return Err(invalid(format!("{at}.targets"), "give at least one target"));
         }
+        let skip = if step.skip_condition_cel.trim().is_empty() {
+            None
+        } else {
+            Some(
+                CelCondition::compile(&step.skip_condition_cel, &CelEnv::new())
+                    .map_err(|e| invalid(format!("{at}.skip_condition_cel"), e))?,
+            )
+        };
         steps.push(Step {
+            skip,
             delay: delay(format!("{at}.delay"), step.delay.as_ref())?,
             targets: step
                 .targets

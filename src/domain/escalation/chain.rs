@@ -228,10 +228,12 @@ mod tests {
                 Step {
                     delay: TimeDelta::zero(),
                     targets: vec![user(1)],
+                    skip: None,
                 },
                 Step {
                     delay: TimeDelta::seconds(120),
                     targets: vec![user(2), user(3)],
+                    skip: None,
                 },
             ],
             repeat_count,

@@ -3,6 +3,7 @@
 use chrono::TimeDelta;
 use uuid::Uuid;
 
+use crate::domain::routing::CelCondition;
 use crate::domain::severity::Severity;
 
 /// Whom a step pages.
@@ -36,6 +37,9 @@ pub struct Step {
     /// The wait after the previous step fired (step 1: after the chain started).
     pub delay: TimeDelta,
     pub targets: Vec<Target>,
+    /// When it holds for the alert as the step fires, the step pages nobody and the
+    /// chain moves on.
+    pub skip: Option<CelCondition>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

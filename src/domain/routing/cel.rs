@@ -38,6 +38,16 @@ pub struct CelCondition {
     program: Arc<Program>,
 }
 
+/// Two conditions are the same when their source is: both were compiled in the one
+/// environment there is.
+impl PartialEq for CelCondition {
+    fn eq(&self, other: &CelCondition) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for CelCondition {}
+
 impl std::fmt::Debug for CelCondition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("CelCondition").field(&self.source).finish()
