@@ -281,10 +281,24 @@ async fn a_kill_between_steps_neither_loses_nor_repeats_a_page() {
     .await;
     let alert = new_alert(&server, &key, "core-1 down").await;
     start(&mut escalation, &alert, &core.id).await;
-    eventually("the first page", async || {
-        (!paged(&received, &alert).is_empty()).then_some(())
+    // Between steps: the first page is sent and its outcome stored.
+    eventually("the first page's outcome stored", async || {
+        let chains = escalation
+            .get_escalation_status(authed(
+                pb::GetEscalationStatusRequest {
+                    alert_id: alert.clone(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner()
+            .chains;
+        let page = chains.first()?.pages.first()?;
+        (page.outcome == "sent").then_some(())
     })
     .await;
+    assert_eq!(paged(&received, &alert), ["alice"]);
     // Killed between steps: the second step is due while the server is down.
     server.restart().await;
     eventually("the second page after the restart", async || {
