@@ -138,7 +138,7 @@ async fn follow_acks(
             Ok(_) => {}
             // Each actor reads its alert before it pages, so a missed ack still stops it.
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "escalation fell behind the change stream");
+                tracing::debug!(missed, "escalation fell behind the change stream");
             }
             Err(RecvError::Closed) => return,
         }

@@ -55,11 +55,14 @@ impl InhibitionWatcher {
                         }
                     }
                     Ok(_) => {}
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "inhibition watcher fell behind; checking sources in the store");
+                    // Storms overrun the stream often; with no rules there is nothing to
+                    // check, and a rule change squares the holds anyway.
+                    Err(RecvError::Lagged(missed)) if self.book.has_rules() => {
+                        tracing::debug!(missed, "inhibition watcher fell behind; checking sources in the store");
                         self.forget_resolved_sources().await;
                         self.reconcile().await;
                     }
+                    Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
             }

@@ -8,10 +8,10 @@ use chrono::{TimeDelta, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::{Definition, Definitions};
+use super::definitions::{Definition, Definitions, page_of};
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::escalation_service_server::EscalationService;
-use super::{Context, check_optional_url, convert, next_token, page, parse_id, store_status};
+use super::{Context, check_optional_url, convert, page, parse_id, store_status};
 use crate::actors::escalation::EscalationActors;
 use crate::domain::access::Action;
 use crate::domain::escalation::{Chain, Exhausted, Policy, Step, Target, find_cycle};
@@ -307,16 +307,11 @@ impl EscalationService for EscalationApi {
             .into_iter()
             .filter(|p| needle.is_empty() || p.name.to_lowercase().contains(&needle))
             .collect();
-        let total = matching.len() as i64;
-        let policies: Vec<pb::EscalationPolicy> = matching
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(0))
-            .collect();
+        let (policies, next_page_token, total_count) = page_of(matching, limit, offset);
         Ok(Response::new(pb::ListEscalationPoliciesResponse {
-            next_page_token: next_token(offset, policies.len(), limit, total),
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
             policies,
+            next_page_token,
+            total_count,
         }))
     }
 

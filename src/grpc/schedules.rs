@@ -9,12 +9,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::Definitions;
+use super::definitions::{Definitions, page_of};
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::schedule_service_server::ScheduleService;
-use super::{
-    Context, author, check_optional_url, convert, next_token, page, parse_id, store_status,
-};
+use super::{Context, author, check_optional_url, convert, page, parse_id, store_status};
 use crate::actors::schedule::ScheduleActors;
 use crate::domain::access::{Action, Principal, Role};
 use crate::domain::alert::{Alert, AlertStatus};
@@ -575,16 +573,11 @@ impl ScheduleService for ScheduleApi {
             .filter(|s| needle.is_empty() || s.name.to_lowercase().contains(&needle))
             .filter(|s| body.team_id.is_empty() || s.team_id == body.team_id)
             .collect();
-        let total = matching.len() as i64;
-        let schedules: Vec<pb::Schedule> = matching
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(0))
-            .collect();
+        let (schedules, next_page_token, total_count) = page_of(matching, limit, offset);
         Ok(Response::new(pb::ListSchedulesResponse {
-            next_page_token: next_token(offset, schedules.len(), limit, total),
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
             schedules,
+            next_page_token,
+            total_count,
         }))
     }
 

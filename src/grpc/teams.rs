@@ -6,10 +6,10 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::Definitions;
+use super::definitions::{Definitions, page_of};
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::team_service_server::TeamService;
-use super::{Context, check_optional_url, convert, next_token, page, parse_id, store_status};
+use super::{Context, check_optional_url, convert, page, parse_id, store_status};
 use crate::domain::access::Action;
 
 pub struct TeamApi {
@@ -165,16 +165,11 @@ impl TeamService for TeamApi {
             .filter(|t| needle.is_empty() || t.name.to_lowercase().contains(&needle))
             .filter(|t| body.tier == 0 || t.tier == body.tier)
             .collect();
-        let total = matching.len() as i64;
-        let teams: Vec<pb::Team> = matching
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(0))
-            .collect();
+        let (teams, next_page_token, total_count) = page_of(matching, limit, offset);
         Ok(Response::new(pb::ListTeamsResponse {
-            next_page_token: next_token(offset, teams.len(), limit, total),
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
             teams,
+            next_page_token,
+            total_count,
         }))
     }
 
