@@ -144,9 +144,11 @@ async fn route_batch(
     let now = Utc::now();
     let rules = parts.rules.current();
     // Sources first, so a target routed beside its source in one batch is held by it.
+    // Without inhibition rules (the common storm case) the pass is skipped whole.
+    let inhibiting = parts.inhibitions.has_rules();
     let sources: Vec<(&Alert, Vec<InhibitionRule>)> = alerts
         .iter()
-        .filter(|a| a.status != AlertStatus::Resolved)
+        .filter(|a| inhibiting && a.status != AlertStatus::Resolved)
         .map(|a| (a, parts.inhibitions.add_source(a.id, &a.labels)))
         .filter(|(_, rules)| !rules.is_empty())
         .collect();
