@@ -6,10 +6,14 @@ use prost::Message;
 const PROTOS: &[&str] = &[
     "proto/alerting/v1/alert.proto",
     "proto/alerting/v1/catalog.proto",
+    "proto/alerting/routing/v1/carrier.proto",
+    "proto/alerting/routing/v1/customer_tier.proto",
+    "proto/alerting/routing/v1/equipment_type.proto",
     "proto/alerting/routing/v1/escalation.proto",
     "proto/alerting/routing/v1/maintenance.proto",
     "proto/alerting/routing/v1/routing.proto",
     "proto/alerting/routing/v1/schedule.proto",
+    "proto/alerting/routing/v1/site.proto",
     "proto/alerting/routing/v1/team.proto",
     "proto/directory/v1/user.proto",
 ];

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod catalog;
 pub mod change;
 pub mod directory;
+pub mod enrich;
 pub mod escalation;
 pub mod fingerprint;
 pub mod incoming;
