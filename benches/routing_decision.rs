@@ -108,6 +108,7 @@ fn alerts() -> Vec<RoutedAlert> {
                 ("severity".into(), "warning".into()),
             ]),
             annotations: BTreeMap::from([("summary".into(), "interface down".into())]),
+            reference: Default::default(),
         })
         .collect()
 }

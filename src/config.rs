@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Let outbound webhooks reach loopback and private addresses (off by default).
     #[arg(long, env = "ONCALL_ALLOW_PRIVATE_DESTINATIONS")]
     pub allow_private_destinations: bool,
+    /// Seconds a route-flap window lasts: the first flap of a peer notifies, the rest of
+    /// the window are summarised in one notification at its end (default 60).
+    #[arg(long, env = "ONCALL_FLAP_WINDOW_SECONDS")]
+    pub flap_window_seconds: Option<u64>,
 }
 
 /// The TOML file. Unknown keys are errors, so a typo is not silently ignored.
@@ -79,6 +83,15 @@ pub struct FileConfig {
     pub security: SecuritySection,
     #[serde(default)]
     pub ingest: IngestSection,
+    #[serde(default)]
+    pub bgp: BgpSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpSection {
+    /// Seconds a route-flap dampening window lasts.
+    pub flap_window_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,10 +157,14 @@ pub struct Settings {
     pub per_key_alerts_per_second: u32,
     pub allow_private_destinations: bool,
     pub engine: EngineSettings,
+    /// How long a route-flap dampening window lasts.
+    pub flap_window: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://oncall-data/oncall.db";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// DOMAIN.md: flaps are summarised minute by minute.
+pub const DEFAULT_FLAP_WINDOW_SECONDS: u64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings:\n  {}", .0.join("\n  "))]
@@ -259,6 +276,13 @@ impl Settings {
         if engine.max_in_flight_alerts == 0 || engine.max_in_flight_alerts > u32::MAX as usize {
             problems.push("max_in_flight_alerts: must be between 1 and 2^32-1".into());
         }
+        let flap_window_seconds = args
+            .flap_window_seconds
+            .or(file.bgp.flap_window_seconds)
+            .unwrap_or(DEFAULT_FLAP_WINDOW_SECONDS);
+        if !(1..=3600).contains(&flap_window_seconds) {
+            problems.push("flap_window_seconds: must be between 1 and 3600".into());
+        }
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
@@ -278,6 +302,7 @@ impl Settings {
             allow_private_destinations: args.allow_private_destinations
                 || file.security.allow_private_destinations.unwrap_or(false),
             engine,
+            flap_window: Duration::from_secs(flap_window_seconds),
         })
     }
 }
@@ -330,6 +355,7 @@ mod tests {
         assert_eq!(s.max_body_bytes, 16 * 1024 * 1024);
         assert_eq!(s.limits.max_labels, 128);
         assert_eq!(s.per_key_alerts_per_second, 0);
+        assert_eq!(s.flap_window, Duration::from_secs(60));
     }
 
     #[test]

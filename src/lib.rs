@@ -13,6 +13,7 @@ pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod enrichment;
 pub mod flood_guard;
 pub mod grpc;
 pub mod http;

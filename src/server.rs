@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
 use crate::actors::escalation::{EscalationActors, EscalationDeps};
+use crate::actors::flap_dampener::{FlapArgs, FlapDampener};
 use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
@@ -24,17 +25,21 @@ use crate::config::Settings;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
+use crate::grpc::pb::alerting::routing::v1::carrier_service_server::CarrierServiceServer;
+use crate::grpc::pb::alerting::routing::v1::customer_tier_service_server::CustomerTierServiceServer;
+use crate::grpc::pb::alerting::routing::v1::equipment_type_service_server::EquipmentTypeServiceServer;
 use crate::grpc::pb::alerting::routing::v1::escalation_service_server::EscalationServiceServer;
 use crate::grpc::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
 use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
 use crate::grpc::pb::alerting::routing::v1::schedule_service_server::ScheduleServiceServer;
+use crate::grpc::pb::alerting::routing::v1::site_service_server::SiteServiceServer;
 use crate::grpc::pb::alerting::routing::v1::team_service_server::TeamServiceServer;
 use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
 use crate::grpc::{
-    self, AlertApi, CatalogApi, EscalationApi, MaintenanceApi, RoutingApi, ScheduleApi, TeamApi,
-    UserApi, WindowBook,
+    self, AlertApi, CarrierApi, CatalogApi, CustomerTierApi, EquipmentTypeApi, EscalationApi,
+    MaintenanceApi, RoutingApi, ScheduleApi, SiteApi, TeamApi, UserApi, WindowBook,
 };
 use crate::http::{self, AppState};
 use crate::inhibitions::InhibitionBook;
@@ -104,6 +109,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     })
     .await?;
     let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
+    let (flap_summaries, flap_summaries_out) = tokio::sync::mpsc::channel(1_024);
+    let (flaps, _) = ractor::Actor::spawn(
+        None,
+        FlapDampener,
+        FlapArgs {
+            window: settings.flap_window,
+            summaries: flap_summaries,
+        },
+    )
+    .await?;
     let (router, router_task) = Router::spawn(
         RouterParts {
             aggregator: aggregator.clone(),
@@ -119,11 +134,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 webhooks: webhooks.clone(),
             },
             escalations,
+            flaps,
             shutdown: shutdown.clone(),
         },
         ROUTER_QUEUE,
     );
     engine.attach_router(router.clone());
+    router.follow_flap_summaries(flap_summaries_out);
     let watcher = MaintenanceWatcher {
         store: store.clone(),
         windows: windows.clone(),
@@ -168,6 +185,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .set_serving::<ScheduleServiceServer<ScheduleApi>>()
         .await;
     health.set_serving::<TeamServiceServer<TeamApi>>().await;
+    health.set_serving::<SiteServiceServer<SiteApi>>().await;
+    health
+        .set_serving::<CustomerTierServiceServer<CustomerTierApi>>()
+        .await;
+    health
+        .set_serving::<EquipmentTypeServiceServer<EquipmentTypeApi>>()
+        .await;
+    health
+        .set_serving::<CarrierServiceServer<CarrierApi>>()
+        .await;
     health
         .set_serving::<EscalationServiceServer<EscalationApi>>()
         .await;
@@ -207,6 +234,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .add_service(
             TeamServiceServer::new(TeamApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            SiteServiceServer::new(SiteApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            CustomerTierServiceServer::new(CustomerTierApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            EquipmentTypeServiceServer::new(EquipmentTypeApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            CarrierServiceServer::new(CarrierApi::new(ctx.clone()))
                 .max_decoding_message_size(max_message),
         )
         .add_service(

@@ -526,7 +526,15 @@ async fn routing_rules_round_trip(store: Arc<dyn Store>) {
 }
 
 async fn definitions_round_trip(store: Arc<dyn Store>) {
-    for kind in [Kind::MaintenanceWindow, Kind::Schedule, Kind::Team] {
+    for kind in [
+        Kind::MaintenanceWindow,
+        Kind::Schedule,
+        Kind::Team,
+        Kind::Site,
+        Kind::CustomerTier,
+        Kind::EquipmentType,
+        Kind::Carrier,
+    ] {
         let definition = StoredDefinition {
             id: Uuid::new_v4(),
             name: "IAD1".into(),

@@ -26,6 +26,7 @@ use crate::domain::alert::Alert;
 use crate::domain::change::AlertChange;
 use crate::domain::fingerprint::{self, AlertKey};
 use crate::domain::incoming::IncomingAlert;
+use crate::enrichment::{EnrichmentBook, enrich};
 use crate::domain::lifecycle::{AlertState, Command, IngestOutcome};
 use crate::store::Store;
 use crate::telemetry::{Metrics, Rejection};
@@ -78,6 +79,8 @@ pub struct Engine {
     changes: broadcast::Sender<AlertChange>,
     /// Set once at start-up: where committed new alerts go to be routed.
     router: Arc<OnceLock<Router>>,
+    /// The reference data every firing alert is enriched with before its shard decides.
+    enrichment: EnrichmentBook,
 }
 
 /// What `start` returns besides the handle: what `shutdown` needs.
@@ -111,6 +114,9 @@ impl Engine {
             shards = shard_count,
             "engine rehydrated"
         );
+        let enrichment = EnrichmentBook::load(store.clone())
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("reference data: {}", e.message())))?;
         let (changes, _) = broadcast::channel(4_096);
         let (persister, persister_task) = Persister::spawn(
             store.clone(),
@@ -142,6 +148,7 @@ impl Engine {
             metrics,
             changes,
             router: Arc::new(OnceLock::new()),
+            enrichment,
         };
         Ok((
             engine,
@@ -182,11 +189,14 @@ impl Engine {
         let shard_refs = self.shard_refs()?;
         let count = shard_refs.len();
         let mut per_shard: Vec<Vec<(usize, AlertKey, IncomingAlert)>> = vec![Vec::new(); count];
-        for (position, alert) in alerts.into_iter().enumerate() {
+        let reference = self.enrichment.current();
+        for (position, mut alert) in alerts.into_iter().enumerate() {
+            // The fingerprint is over the labels the sender sent, before enrichment.
             let fingerprint = alert
                 .fingerprint
                 .clone()
                 .unwrap_or_else(|| fingerprint::derive(service_id, &alert.labels, &alert.summary));
+            enrich(&reference, &mut alert);
             let key = AlertKey {
                 service_id,
                 fingerprint,
@@ -292,6 +302,11 @@ impl Engine {
     /// Hears of every committed change from now on.
     pub fn watch(&self) -> broadcast::Receiver<AlertChange> {
         self.changes.subscribe()
+    }
+
+    /// The reference data alerts are enriched with; its services reload it on change.
+    pub fn enrichment(&self) -> &EnrichmentBook {
+        &self.enrichment
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

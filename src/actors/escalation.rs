@@ -32,7 +32,6 @@ use crate::domain::routing::{CelActivation, CelEnv};
 use crate::grpc::definitions::Definitions;
 use crate::grpc::escalation::compile;
 use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::routing::routed_from_domain;
 use crate::paging::{Pager, Recipient};
 use crate::store::StoredPage;
 
@@ -484,7 +483,7 @@ impl ChainState {
         };
         let mut moved = self.chain.clone();
         // Skip conditions see the alert as it is when the step fires.
-        let activation = CelActivation::new(&CelEnv::new(), &routed_from_domain(&alert), now);
+        let activation = CelActivation::new(&CelEnv::new(), &self.deps.engine.enrichment().routed(&alert), now);
         let fired = moved.fire(&policy, now, |step| {
             policy
                 .steps

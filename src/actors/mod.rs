@@ -10,6 +10,7 @@ pub mod aggregator;
 pub mod alert;
 pub mod engine;
 pub mod escalation;
+pub mod flap_dampener;
 pub mod inhibition_watcher;
 pub mod maintenance_watcher;
 pub mod persister;

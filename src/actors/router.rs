@@ -22,8 +22,12 @@ use uuid::Uuid;
 use super::Engine;
 use super::aggregator::{AggregatorMsg, GroupKey, Member};
 use super::escalation::EscalationActors;
+use super::flap_dampener::{FlapMsg, PeerSummary};
 use super::inhibition_watcher::hold_targets;
 use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus, TimelineKind};
+use crate::domain::enrich::{
+    BgpKind, FlapVerdict, LABEL_BGP_KIND, LABEL_BGP_PEER, LABEL_ESCALATE, LABEL_FLAPPING,
+};
 use crate::domain::escalation::Target;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::{AlertChanges, Command};
@@ -32,7 +36,7 @@ use crate::domain::routing::Explain;
 use crate::domain::severity::Severity;
 use crate::grpc::maintenance::{WindowBook, check_result};
 use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::routing::{evaluation_to_pb, routed_from_domain};
+use crate::grpc::routing::evaluation_to_pb;
 use crate::inhibitions::{InhibitionBook, source_holder};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::paging::Pager;
@@ -51,11 +55,13 @@ pub struct Router {
 }
 
 /// An alert to route; `expired` names the rule whose timed suppression just ended, so
-/// that rule's suppress action does not hold the alert again.
-#[derive(Clone, Copy, Debug)]
+/// that rule's suppress action does not hold the alert again; `flaps` is the summary of
+/// a route-flap window whose first held alert this is.
+#[derive(Clone, Debug)]
 struct RouteRequest {
     alert: Uuid,
     expired: Option<Uuid>,
+    flaps: Option<PeerSummary>,
 }
 
 pub struct RouterParts {
@@ -70,6 +76,8 @@ pub struct RouterParts {
     pub webhooks: WebhookSender,
     pub pager: Pager,
     pub escalations: EscalationActors,
+    /// Asked about every route-flap alert before its actions run.
+    pub flaps: ActorRef<FlapMsg>,
     pub shutdown: CancellationToken,
 }
 
@@ -86,8 +94,30 @@ impl Router {
         self.send(RouteRequest {
             alert: alert_id,
             expired: None,
+            flaps: None,
         })
         .await;
+    }
+
+    /// Runs the actions of a route-flap window's first held alert, carrying the window's
+    /// summary: the one notification for the flaps it held.
+    pub async fn route_flap_summary(&self, summary: PeerSummary) {
+        self.send(RouteRequest {
+            alert: summary.summary.first_held,
+            expired: None,
+            flaps: Some(summary),
+        })
+        .await;
+    }
+
+    /// Routes every summary the flap dampener sends, until it stops.
+    pub fn follow_flap_summaries(&self, mut summaries: mpsc::Receiver<PeerSummary>) -> JoinHandle<()> {
+        let router = self.clone();
+        tokio::spawn(async move {
+            while let Some(summary) = summaries.recv().await {
+                router.route_flap_summary(summary).await;
+            }
+        })
     }
 
     /// Routes an alert whose timed suppression by `rule` ended: the rule's other actions
@@ -96,13 +126,15 @@ impl Router {
         self.send(RouteRequest {
             alert: alert_id,
             expired: Some(rule),
+            flaps: None,
         })
         .await;
     }
 
     async fn send(&self, request: RouteRequest) {
+        let alert = request.alert;
         if self.queue.send(request).await.is_err() {
-            tracing::warn!(alert = %request.alert, "router stopped; the alert is routed on the next start");
+            tracing::warn!(%alert, "router stopped; the alert is routed on the next start");
         }
     }
 }
@@ -140,6 +172,10 @@ async fn route_batch(
         .iter()
         .filter_map(|r| Some((r.alert, r.expired?)))
         .collect();
+    let flaps: BTreeMap<Uuid, &PeerSummary> = batch
+        .iter()
+        .filter_map(|r| Some((r.alert, r.flaps.as_ref()?)))
+        .collect();
     let alerts = parts.store.get_alerts(&ids).await?;
     let now = Utc::now();
     let rules = parts.rules.current();
@@ -156,7 +192,13 @@ async fn route_batch(
     // higher-ranked lifetime check under `tokio::spawn`.
     let routings: Vec<_> = alerts
         .iter()
-        .map(|alert| route_one(parts, &rules, alert, expired.get(&alert.id).copied(), now))
+        .map(|alert| {
+            let request = Request {
+                expired: expired.get(&alert.id).copied(),
+                flaps: flaps.get(&alert.id).copied(),
+            };
+            route_one(parts, &rules, alert, request, now)
+        })
         .collect();
     let decided = futures_util::stream::iter(routings)
         .buffer_unordered(CONCURRENCY)
@@ -171,16 +213,24 @@ async fn route_batch(
     Ok(())
 }
 
+/// What a routing request says beyond the alert.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    expired: Option<Uuid>,
+    flaps: Option<&'a PeerSummary>,
+}
+
 /// Decides for one alert and carries out its actions; `None` when no rule had anything
 /// to say (no rules, no defaults): there is nothing to audit.
 async fn route_one(
     parts: &RouterParts,
     rules: &CompiledRules,
     alert: &Alert,
-    expired: Option<Uuid>,
+    request: Request<'_>,
     now: chrono::DateTime<Utc>,
 ) -> Option<StoredAudit> {
-    let mut routed = routed_from_domain(alert);
+    let expired = request.expired;
+    let mut routed = parts.engine.enrichment().routed(alert);
     // What the rules' actions see: the alert as maintenance left it.
     let mut current = alert.clone();
     // Maintenance comes before the rules.
@@ -252,6 +302,15 @@ async fn route_one(
         };
         return Some(audit(alert, now, log, Vec::new()));
     }
+    // Route flaps: the first of a window notifies, the rest wait for its summary.
+    let held = match request.flaps {
+        Some(flaps) => {
+            carry_flap_summary(&mut current, flaps);
+            None
+        }
+        None => dampen(parts, alert, &mut current).await,
+    };
+    routed.labels = current.labels.clone();
     let decision = rules.decide(&routed, now, false, Explain::Matches);
     if maintenance.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
         return None;
@@ -264,7 +323,12 @@ async fn route_one(
         let rule_name = rule_id
             .and_then(|id| rules.rules().iter().find(|r| r.id == id))
             .map(|r| r.name.as_str());
-        let (outcome, detail) = if expired.is_some()
+        let (outcome, detail) = if let Some(peer) = &held {
+            (
+                "held".into(),
+                format!("route flap of peer {peer}: summarised when its window ends"),
+            )
+        } else if expired.is_some()
             && *rule_id == expired
             && action.r#type == pb::ActionType::Suppress as i32
         {
@@ -278,6 +342,9 @@ async fn route_one(
             outcome,
             detail,
         });
+    }
+    if held.is_none() && !suppressing {
+        outcomes.extend(escalate_at_once(parts, &routed, &current, &outcomes).await);
     }
     let matched = decision
         .evaluations
@@ -317,6 +384,107 @@ fn audit(
         body: log.encode_to_vec(),
         created_at: now,
     }
+}
+
+/// Asks the flap dampener about a route-flap alert; the peer when the alert is held for
+/// its window's summary. A peer that is flapping marks the alert `oncall_flapping=true`.
+async fn dampen(parts: &RouterParts, alert: &Alert, current: &mut Alert) -> Option<String> {
+    let peer = current.labels.get(LABEL_BGP_PEER)?.clone();
+    if current.labels.get(LABEL_BGP_KIND).map(String::as_str) != Some(BgpKind::RouteFlap.as_str()) {
+        return None;
+    }
+    let answer = parts
+        .flaps
+        .call(
+            |reply| FlapMsg::Observe {
+                peer: peer.clone(),
+                alert: alert.id,
+                reply,
+            },
+            Some(Duration::from_secs(5)),
+        )
+        .await;
+    let answer = match answer {
+        Ok(ractor::rpc::CallResult::Success(answer)) => answer,
+        _ => {
+            tracing::warn!(alert = %alert.id, "the flap dampener did not answer; routing undampened");
+            return None;
+        }
+    };
+    if answer.flapping && !current.labels.contains_key(LABEL_FLAPPING) {
+        current.labels.insert(LABEL_FLAPPING.into(), "true".into());
+        let command = Command::Update {
+            by: ACTOR_ROUTING.into(),
+            changes: AlertChanges {
+                labels: Some(current.labels.clone()),
+                ..AlertChanges::default()
+            },
+        };
+        if let Err(error) = parts.engine.apply(alert, command).await {
+            tracing::warn!(alert = %alert.id, %error, "could not mark a flapping peer");
+        }
+    }
+    (answer.verdict == FlapVerdict::Hold).then_some(peer)
+}
+
+/// Makes the alert that carries a window's summary say so: its summary line counts the
+/// flaps, and an annotation gives the count for templates.
+fn carry_flap_summary(current: &mut Alert, flaps: &PeerSummary) {
+    let summary = &flaps.summary;
+    current.summary = format!(
+        "{} more route flaps of peer {} between {} and {}{}",
+        summary.held,
+        flaps.peer,
+        summary.window_start.to_rfc3339(),
+        summary.window_end.to_rfc3339(),
+        if summary.flapping { " (flapping)" } else { "" },
+    );
+    current
+        .annotations
+        .insert("oncall_flap_count".into(), summary.held.to_string());
+}
+
+/// A hijack is escalated at once: when no rule started a chain, one starts on the
+/// policy of the alert's equipment type, else of its site.
+async fn escalate_at_once(
+    parts: &RouterParts,
+    routed: &crate::domain::routing::RoutedAlert,
+    current: &Alert,
+    outcomes: &[pb::ActionOutcome],
+) -> Option<pb::ActionOutcome> {
+    if current.labels.get(LABEL_ESCALATE).map(String::as_str) != Some("immediate") {
+        return None;
+    }
+    let escalating = outcomes.iter().any(|o| o.outcome == "escalating");
+    let facts = &routed.reference;
+    let (policy, whose) = match (
+        facts.equipment.as_ref().and_then(|e| e.escalation_policy),
+        facts.site.as_ref().and_then(|s| s.escalation_policy),
+    ) {
+        _ if escalating => return None,
+        (Some(policy), _) => (policy, "the equipment type's"),
+        (None, Some(policy)) => (policy, "the site's"),
+        (None, None) => return None,
+    };
+    let (outcome, detail) = match parts.escalations.start(current.id, policy).await {
+        Ok(chain) => (
+            "escalating".to_string(),
+            format!("hijack: escalated at once on {whose} policy, chain {}", chain.id),
+        ),
+        Err(why) => ("failed".to_string(), why),
+    };
+    Some(pb::ActionOutcome {
+        rule_id: String::new(),
+        action: Some(pb::RoutingAction {
+            r#type: pb::ActionType::Escalate as i32,
+            escalate: Some(pb::EscalateAction {
+                escalation_policy_id: policy.to_string(),
+            }),
+            ..pb::RoutingAction::default()
+        }),
+        outcome,
+        detail,
+    })
 }
 
 /// How a suppressing rule names itself as the holder of an alert; a timed hold carries

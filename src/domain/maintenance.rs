@@ -175,6 +175,7 @@ mod tests {
                 ("device".into(), device.into()),
             ]),
             annotations: BTreeMap::new(),
+            reference: Default::default(),
         }
     }
 

@@ -397,7 +397,7 @@ impl MaintenanceService for MaintenanceApi {
             None => Utc::now(),
         };
         let service = Uuid::parse_str(&alert.service_id).unwrap_or_default();
-        let routed = super::routing::routed(&alert)?;
+        let routed = super::routing::routed(&alert, &self.ctx.engine.enrichment().current())?;
         let windows = self.windows.current();
         Ok(Response::new(check_result(applicable(
             &windows, &routed, service, now,

@@ -2,16 +2,21 @@
 //! the store, and map errors to status codes. No business rules live here.
 
 mod alerts;
+pub mod carriers;
 mod catalog;
 mod contact_methods;
 pub mod convert;
+pub mod customer_tiers;
 pub mod definitions;
+pub mod equipment_types;
 pub mod escalation;
 pub mod inhibition;
 pub mod maintenance;
 pub mod routing;
 pub mod routing_defaults;
+pub mod reference;
 pub mod schedules;
+pub mod sites;
 pub mod teams;
 mod users;
 
@@ -50,11 +55,15 @@ pub mod pb {
 }
 
 pub use alerts::AlertApi;
+pub use carriers::CarrierApi;
 pub use catalog::CatalogApi;
+pub use customer_tiers::CustomerTierApi;
+pub use equipment_types::EquipmentTypeApi;
 pub use escalation::EscalationApi;
 pub use maintenance::{MaintenanceApi, WindowBook};
 pub use routing::RoutingApi;
 pub use schedules::ScheduleApi;
+pub use sites::SiteApi;
 pub use teams::TeamApi;
 pub use users::{UserApi, issue_token};
 

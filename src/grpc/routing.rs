@@ -16,6 +16,7 @@ use super::pb::alerting::v1 as alerting;
 use super::routing_defaults::DefaultsApi;
 use super::{Context, author, convert, next_token, page, parse_id, store_status};
 use crate::domain::access::Action;
+use crate::domain::enrich::{Enrichment, ReferenceData};
 use crate::domain::routing::{
     CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Explain, Field, Operator,
     RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
@@ -348,10 +349,12 @@ fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -
     }
 }
 
-/// An alert as routing sees it, from its wire form (a sample or a stored alert).
-pub fn routed(alert: &alerting::Alert) -> Result<RoutedAlert, Status> {
-    let labels: BTreeMap<String, String> = alert.labels.clone().into_iter().collect();
-    let severity = match convert::severity_from_pb("alert.severity", alert.severity)? {
+/// An alert as routing sees it, from its wire form. A sample (no id) is enriched as a new
+/// alert would be; a stored alert was enriched when it opened.
+pub fn routed(alert: &alerting::Alert, reference: &ReferenceData) -> Result<RoutedAlert, Status> {
+    let mut labels: BTreeMap<String, String> = alert.labels.clone().into_iter().collect();
+    let mut annotations: BTreeMap<String, String> = alert.annotations.clone().into_iter().collect();
+    let mut severity = match convert::severity_from_pb("alert.severity", alert.severity)? {
         Some(s) => s,
         None => labels
             .get("severity")
@@ -364,14 +367,22 @@ pub fn routed(alert: &alerting::Alert) -> Result<RoutedAlert, Status> {
             .trim_start_matches("ALERT_STATUS_")
             .to_ascii_lowercase(),
     };
+    if alert.id.is_empty() {
+        Enrichment::of(reference, &labels, severity).apply(
+            &mut labels,
+            &mut annotations,
+            &mut severity,
+        );
+    }
     Ok(RoutedAlert {
         summary: alert.summary.clone(),
         severity,
         source: alert.source.clone(),
         service_id: alert.service_id.clone(),
         status,
+        reference: reference.facts_of(&labels),
         labels,
-        annotations: alert.annotations.clone().into_iter().collect(),
+        annotations,
     })
 }
 
@@ -385,6 +396,7 @@ pub fn routed_from_domain(alert: &crate::domain::alert::Alert) -> RoutedAlert {
         status: alert.status.as_str().to_string(),
         labels: alert.labels.clone(),
         annotations: alert.annotations.clone(),
+        reference: Default::default(),
     }
 }
 
@@ -624,6 +636,7 @@ impl RoutingService for RoutingApi {
             body.alert
                 .as_ref()
                 .ok_or_else(|| invalid("alert", "required"))?,
+            &self.ctx.engine.enrichment().current(),
         )?;
         let now = match &body.test_time {
             Some(t) => convert::instant("test_time", t)?,
@@ -708,6 +721,7 @@ impl RoutingService for RoutingApi {
             body.alert
                 .as_ref()
                 .ok_or_else(|| invalid("alert", "required"))?,
+            &self.ctx.engine.enrichment().current(),
         )?;
         let now = match &body.simulate_time {
             Some(t) => convert::instant("simulate_time", t)?,

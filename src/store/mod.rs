@@ -79,6 +79,10 @@ pub enum Kind {
     Schedule,
     Team,
     EscalationPolicy,
+    Site,
+    CustomerTier,
+    EquipmentType,
+    Carrier,
 }
 
 impl Kind {
@@ -89,6 +93,10 @@ impl Kind {
             Kind::Schedule => "schedules",
             Kind::Team => "teams",
             Kind::EscalationPolicy => "escalation_policies",
+            Kind::Site => "sites",
+            Kind::CustomerTier => "customer_tiers",
+            Kind::EquipmentType => "equipment_types",
+            Kind::Carrier => "carriers",
         }
     }
 
@@ -108,6 +116,10 @@ impl Kind {
             Kind::Schedule => "a schedule",
             Kind::Team => "a team",
             Kind::EscalationPolicy => "an escalation policy",
+            Kind::Site => "a site",
+            Kind::CustomerTier => "a customer tier",
+            Kind::EquipmentType => "an equipment type",
+            Kind::Carrier => "a carrier",
         }
     }
 }

@@ -8,10 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oncall::grpc::pb::alerting::routing::v1 as routing;
+use oncall::grpc::pb::alerting::routing::v1::carrier_service_client::CarrierServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::customer_tier_service_client::CustomerTierServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::equipment_type_service_client::EquipmentTypeServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::schedule_service_client::ScheduleServiceClient;
+use oncall::grpc::pb::alerting::routing::v1::site_service_client::SiteServiceClient;
 use oncall::grpc::pb::alerting::routing::v1::team_service_client::TeamServiceClient;
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
@@ -297,6 +301,22 @@ impl Server {
 
     pub async fn teams(&self) -> TeamServiceClient<Channel> {
         TeamServiceClient::new(self.channel().await)
+    }
+
+    pub async fn sites(&self) -> SiteServiceClient<Channel> {
+        SiteServiceClient::new(self.channel().await)
+    }
+
+    pub async fn tiers(&self) -> CustomerTierServiceClient<Channel> {
+        CustomerTierServiceClient::new(self.channel().await)
+    }
+
+    pub async fn equipment(&self) -> EquipmentTypeServiceClient<Channel> {
+        EquipmentTypeServiceClient::new(self.channel().await)
+    }
+
+    pub async fn carriers(&self) -> CarrierServiceClient<Channel> {
+        CarrierServiceClient::new(self.channel().await)
     }
 
     /// The newest routing audit entry of an alert, waiting for the router to write it.

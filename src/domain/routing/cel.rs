@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use cel::objects::Key;
 use cel::{Context, Env, Program, Value};
 use chrono::{DateTime, Utc};
 
@@ -149,35 +150,123 @@ impl CelActivation {
         );
         context.add_variable_from_value("labels", strings(&alert.labels));
         context.add_variable_from_value("annotations", strings(&alert.annotations));
+        let facts = &alert.reference;
+        let or_label = |value: Option<&str>, names: &[&str]| value.map_or_else(|| fact(names), text);
+        let site = facts.site.as_deref();
         context.add_variable_from_value(
             "site",
-            map(vec![(
-                "code",
-                fact(&["oncall_site", "site", "datacenter", "pop"]),
-            )]),
+            map(vec![
+                (
+                    "code",
+                    or_label(
+                        site.map(|s| s.code.as_str()),
+                        &["oncall_site", "site", "datacenter", "pop"],
+                    ),
+                ),
+                ("name", site.map_or(Value::Null, |s| text(&s.name))),
+                (
+                    "type",
+                    or_label(site.map(|s| s.site_type.as_str()), &["oncall_site_type"]),
+                ),
+                (
+                    "region",
+                    or_label(site.map(|s| s.region.as_str()), &["oncall_region"]),
+                ),
+                ("country", site.map_or(Value::Null, |s| text(&s.country))),
+                ("city", site.map_or(Value::Null, |s| text(&s.city))),
+                (
+                    "tier",
+                    site.map_or(Value::Null, |s| Value::Int(i64::from(s.tier))),
+                ),
+                ("timezone", site.map_or(Value::Null, |s| text(s.time_zone.name()))),
+            ]),
         );
+        let tier = facts.tier.as_deref();
         context.add_variable_from_value(
             "tier",
-            map(vec![(
-                "name",
-                fact(&["oncall_customer_tier", "customer_tier"]),
-            )]),
+            map(vec![
+                (
+                    "name",
+                    or_label(
+                        tier.map(|t| t.name.as_str()),
+                        &["oncall_customer_tier", "customer_tier"],
+                    ),
+                ),
+                (
+                    "level",
+                    tier.map_or(Value::Null, |t| Value::Int(i64::from(t.level))),
+                ),
+                (
+                    "escalation_multiplier",
+                    tier.map_or(Value::Null, |t| Value::Float(t.escalation_multiplier)),
+                ),
+            ]),
         );
+        let equipment = facts.equipment.as_deref();
         context.add_variable_from_value(
             "equipment",
-            map(vec![(
-                "name",
-                fact(&["oncall_equipment_type", "equipment_type"]),
-            )]),
+            map(vec![
+                (
+                    "name",
+                    or_label(
+                        equipment.map(|e| e.name.as_str()),
+                        &["oncall_equipment_type", "equipment_type"],
+                    ),
+                ),
+                (
+                    "category",
+                    equipment.map_or(Value::Null, |e| text(&e.category.to_lowercase())),
+                ),
+                (
+                    "severity_boost",
+                    equipment.map_or(Value::Null, |e| Value::Int(i64::from(e.severity_boost))),
+                ),
+            ]),
         );
+        let carrier = facts.carrier.as_deref();
         context.add_variable_from_value(
             "carrier",
-            map(vec![("name", fact(&["oncall_carrier", "carrier"]))]),
+            map(vec![
+                (
+                    "name",
+                    or_label(carrier.map(|c| c.name.as_str()), &["oncall_carrier", "carrier"]),
+                ),
+                ("asn", carrier.map_or(Value::Null, |c| Value::Int(i64::from(c.asn)))),
+                (
+                    "relationship",
+                    or_label(
+                        carrier.map(|c| c.relationship.as_str()),
+                        &["oncall_carrier_relationship"],
+                    ),
+                ),
+            ]),
         );
+        // `inBusinessHours(site)`: the only site in scope is the alert's, so the function
+        // answers for it; a site oncall does not know has no business hours.
+        let in_hours = facts.site.as_ref().map(|s| (s.code.clone(), s.in_business_hours(now)));
+        if let Err(e) = context.add_function("inBusinessHours", move |site: Value| {
+            business_hours_of(&site, in_hours.as_ref())
+        }) {
+            return CelActivation {
+                context: Err(format!("inBusinessHours: {e:?}")),
+            };
+        }
         context.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
         CelActivation {
             context: Ok(context),
         }
+    }
+}
+
+/// Whether the site given is the alert's and in its business hours now.
+fn business_hours_of(site: &Value, alert_site: Option<&(String, bool)>) -> bool {
+    let Value::Map(site) = site else {
+        return false;
+    };
+    let code = site.map.get(&Key::String(Arc::new("code".into())));
+    match (code, alert_site) {
+        (Some(Value::String(code)), Some((known, in_hours))) => code.as_str() == known && *in_hours,
+        _ => false,
     }
 }
 
@@ -236,6 +325,7 @@ mod tests {
                 ("device".into(), "core-rtr-01.iad1".into()),
             ]),
             annotations: BTreeMap::new(),
+            reference: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
+use crate::domain::enrich::ReferenceFacts;
 use crate::domain::severity::Severity;
 
 /// The facts of an alert that routing looks at.
@@ -18,6 +19,9 @@ pub struct RoutedAlert {
     pub status: String,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The sites, tier, equipment type and carrier enrichment named: what CEL's `site`,
+    /// `tier`, `equipment` and `carrier` are built from.
+    pub reference: ReferenceFacts,
 }
 
 impl RoutedAlert {

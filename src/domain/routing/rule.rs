@@ -283,6 +283,7 @@ mod tests {
             status: "triggered".into(),
             labels: BTreeMap::from([("site".into(), site.into())]),
             annotations: BTreeMap::new(),
+            reference: Default::default(),
         }
     }
 
@@ -524,6 +525,7 @@ mod cel_rule_tests {
             status: "triggered".into(),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            reference: Default::default(),
         };
         let set = RuleSet::new(vec![rule], super::tests::defaults(), env);
         let decision = set.decide(&alert, Utc::now(), false, Explain::Everything);

@@ -17,6 +17,7 @@ fn alert() -> RoutedAlert {
             ("carrier".into(), "Level3".into()),
         ]),
         annotations: BTreeMap::from([("runbook_url".into(), "https://rb/bgp".into())]),
+        reference: Default::default(),
     }
 }
 
