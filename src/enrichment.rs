@@ -65,7 +65,12 @@ impl EnrichmentBook {
             .filter_map(|entity| match compile(entity) {
                 Ok(compiled) => Some(compiled),
                 Err(why) => {
-                    tracing::warn!(kind = M::NOUN, name = entity.name(), reason = why.message(), "left out of enrichment");
+                    tracing::warn!(
+                        kind = M::NOUN,
+                        name = entity.name(),
+                        reason = why.message(),
+                        "left out of enrichment"
+                    );
                     None
                 }
             })

@@ -39,7 +39,10 @@ async fn reference_data(server: &Server) {
         site("lhr2", pb::SiteType::Pop, &[r"^edge-\d+\.lon$"]),
     ] {
         sites
-            .create_site(authed(pb::CreateSiteRequest { site: Some(site) }, ADMIN_TOKEN))
+            .create_site(authed(
+                pb::CreateSiteRequest { site: Some(site) },
+                ADMIN_TOKEN,
+            ))
             .await
             .expect("site");
     }
@@ -133,7 +136,10 @@ async fn get(server: &Server, id: &str) -> alerting::Alert {
     server
         .alerts()
         .await
-        .get_alert(authed(alerting::GetAlertRequest { id: id.into() }, ADMIN_TOKEN))
+        .get_alert(authed(
+            alerting::GetAlertRequest { id: id.into() },
+            ADMIN_TOKEN,
+        ))
         .await
         .expect("GetAlert")
         .into_inner()
@@ -157,7 +163,9 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
     let mut sites = server.sites().await;
     let found = sites
         .get_site_by_code(authed(
-            pb::GetSiteByCodeRequest { code: "lhr2".into() },
+            pb::GetSiteByCodeRequest {
+                code: "lhr2".into(),
+            },
             ADMIN_TOKEN,
         ))
         .await
@@ -170,7 +178,10 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
         let mut sites = sites.clone();
         async move {
             sites
-                .create_site(authed(pb::CreateSiteRequest { site: Some(site) }, ADMIN_TOKEN))
+                .create_site(authed(
+                    pb::CreateSiteRequest { site: Some(site) },
+                    ADMIN_TOKEN,
+                ))
                 .await
                 .expect_err("refused")
         }
@@ -183,11 +194,19 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("site.timezone"), "{status:?}");
     let status = refused(site("FRA1", pb::SiteType::Pop, &["(unclosed"])).await;
-    assert!(status.message().starts_with("site.device_patterns[0]"), "{status:?}");
+    assert!(
+        status.message().starts_with("site.device_patterns[0]"),
+        "{status:?}"
+    );
     let mut bad_hours = site("FRA1", pb::SiteType::Pop, &[]);
     bad_hours.business_hours[0].end_time = "25:00".into();
     let status = refused(bad_hours).await;
-    assert!(status.message().starts_with("site.business_hours[0].end_time"), "{status:?}");
+    assert!(
+        status
+            .message()
+            .starts_with("site.business_hours[0].end_time"),
+        "{status:?}"
+    );
     let status = refused(site("FRA1", pb::SiteType::Unspecified, &[])).await;
     assert!(status.message().starts_with("site.type"), "{status:?}");
     let mut no_team = site("FRA1", pb::SiteType::Pop, &[]);
@@ -198,11 +217,17 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
     // Carriers: by ASN however it is written; one carrier per ASN.
     let mut carriers = server.carriers().await;
     let level3 = carriers
-        .get_carrier_by_asn(authed(pb::GetCarrierByAsnRequest { asn: "3356".into() }, ADMIN_TOKEN))
+        .get_carrier_by_asn(authed(
+            pb::GetCarrierByAsnRequest { asn: "3356".into() },
+            ADMIN_TOKEN,
+        ))
         .await
         .expect("by ASN")
         .into_inner();
-    assert_eq!((level3.name.as_str(), level3.asn.as_str()), ("Level3", "3356"));
+    assert_eq!(
+        (level3.name.as_str(), level3.asn.as_str()),
+        ("Level3", "3356")
+    );
     let status = carriers
         .create_carrier(authed(
             pb::CreateCarrierRequest {
@@ -234,7 +259,12 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
         .expect_err("bad ASN");
     assert!(status.message().starts_with("carrier.asn"), "{status:?}");
     let status = carriers
-        .get_carrier_by_asn(authed(pb::GetCarrierByAsnRequest { asn: "64999".into() }, ADMIN_TOKEN))
+        .get_carrier_by_asn(authed(
+            pb::GetCarrierByAsnRequest {
+                asn: "64999".into(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .expect_err("unknown ASN");
     assert_eq!(status.code(), Code::NotFound);
@@ -268,7 +298,10 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
         ))
         .await
         .expect_err("bad multiplier");
-    assert!(status.message().starts_with("tier.escalation_multiplier"), "{status:?}");
+    assert!(
+        status.message().starts_with("tier.escalation_multiplier"),
+        "{status:?}"
+    );
     let status = tiers
         .create_customer_tier(authed(
             pb::CreateCustomerTierRequest {
@@ -283,7 +316,10 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
         ))
         .await
         .expect_err("a customer in two tiers");
-    assert!(status.message().starts_with("tier.customers[0]"), "{status:?}");
+    assert!(
+        status.message().starts_with("tier.customers[0]"),
+        "{status:?}"
+    );
     let resolved = server
         .equipment()
         .await
@@ -306,14 +342,24 @@ async fn reference_data_is_managed_over_grpc_with_clear_errors(db: Db) {
     let mut updated = found.clone();
     updated.name = "London 2".into();
     let updated = sites
-        .update_site(authed(pb::UpdateSiteRequest { site: Some(updated) }, ADMIN_TOKEN))
+        .update_site(authed(
+            pb::UpdateSiteRequest {
+                site: Some(updated),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .expect("update")
         .into_inner();
     assert_eq!(updated.name, "London 2");
     assert_eq!(updated.created_at, found.created_at);
     sites
-        .delete_site(authed(pb::DeleteSiteRequest { id: found.id.clone() }, ADMIN_TOKEN))
+        .delete_site(authed(
+            pb::DeleteSiteRequest {
+                id: found.id.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
         .await
         .expect("delete");
     let status = sites
@@ -400,10 +446,20 @@ async fn alerts_are_enriched_before_routing_and_rules_on_the_enriched_facts_fire
         ("oncall_impact", "high"),
         ("site", "IAD1"),
     ] {
-        assert_eq!(bgp.labels.get(label).map(String::as_str), Some(value), "{label}");
+        assert_eq!(
+            bgp.labels.get(label).map(String::as_str),
+            Some(value),
+            "{label}"
+        );
     }
-    assert_eq!(bgp.annotations["oncall_carrier_noc_email"], "noc@level3.example");
-    assert_eq!(bgp.annotations["oncall_carrier_noc_phone"], "+1 877 453 8353");
+    assert_eq!(
+        bgp.annotations["oncall_carrier_noc_email"],
+        "noc@level3.example"
+    );
+    assert_eq!(
+        bgp.annotations["oncall_carrier_noc_phone"],
+        "+1 877 453 8353"
+    );
     assert_eq!(bgp.severity, alerting::Severity::Critical as i32);
 
     // An Acme alert on a POP router (placed by the site's device pattern), from a sender
@@ -432,7 +488,11 @@ async fn alerts_are_enriched_before_routing_and_rules_on_the_enriched_facts_fire
     assert_eq!(pop_hit["labels"]["oncall_site"], "LHR2");
     assert_eq!(pop_hit["labels"]["oncall_customer_tier"], "enterprise");
     // The BGP alert is at a datacenter with no customer: neither rule matched it.
-    assert!(posted_to(&received, "/tier").iter().all(|b| b["id"] != id.as_str()));
+    assert!(
+        posted_to(&received, "/tier")
+            .iter()
+            .all(|b| b["id"] != id.as_str())
+    );
 
     // The captured hijack, sent as a warning, comes out critical and marked.
     let hijack = fixture("generic/bgp-hijack.json").replace("\"critical\"", "\"warning\"");
@@ -493,12 +553,17 @@ async fn a_hundred_flaps_of_one_peer_make_at_most_two_notifications() {
     // Let the next window end too: it held nothing and must send nothing.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let posted = posted_to(&received, "/bgp");
-    assert_eq!(posted.len(), 2, "the first flap, then one summary: {posted:?}");
+    assert_eq!(
+        posted.len(),
+        2,
+        "the first flap, then one summary: {posted:?}"
+    );
     assert_eq!(posted[0]["summary"], "route flap 0");
     assert_eq!(summary["annotations"]["oncall_flap_count"], "99");
     let text = summary["summary"].as_str().unwrap_or_default();
     assert!(
-        text.starts_with("99 more route flaps of peer edge-01.lhr2/195.66.224.1") && text.ends_with("(flapping)"),
+        text.starts_with("99 more route flaps of peer edge-01.lhr2/195.66.224.1")
+            && text.ends_with("(flapping)"),
         "{text}"
     );
     // Every flap is stored; the later ones carry the flapping mark.

@@ -26,8 +26,8 @@ use crate::domain::alert::Alert;
 use crate::domain::change::AlertChange;
 use crate::domain::fingerprint::{self, AlertKey};
 use crate::domain::incoming::IncomingAlert;
-use crate::enrichment::{EnrichmentBook, enrich};
 use crate::domain::lifecycle::{AlertState, Command, IngestOutcome};
+use crate::enrichment::{EnrichmentBook, enrich};
 use crate::store::Store;
 use crate::telemetry::{Metrics, Rejection};
 

@@ -483,7 +483,11 @@ impl ChainState {
         };
         let mut moved = self.chain.clone();
         // Skip conditions see the alert as it is when the step fires.
-        let activation = CelActivation::new(&CelEnv::new(), &self.deps.engine.enrichment().routed(&alert), now);
+        let activation = CelActivation::new(
+            &CelEnv::new(),
+            &self.deps.engine.enrichment().routed(&alert),
+            now,
+        );
         let fired = moved.fire(&policy, now, |step| {
             policy
                 .steps

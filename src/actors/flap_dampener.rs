@@ -63,7 +63,8 @@ pub struct FlapState {
 impl FlapState {
     fn now(&self) -> DateTime<Utc> {
         let (instant, wall) = self.started;
-        let elapsed = chrono::Duration::from_std(instant.elapsed()).unwrap_or(chrono::Duration::MAX);
+        let elapsed =
+            chrono::Duration::from_std(instant.elapsed()).unwrap_or(chrono::Duration::MAX);
         wall + elapsed
     }
 
@@ -100,7 +101,10 @@ impl Actor for FlapDampener {
         match message {
             FlapMsg::Observe { peer, alert, reply } => {
                 if !state.peers.contains_key(&peer) && state.peers.len() >= MAX_PEERS {
-                    tracing::warn!(peers = MAX_PEERS, "flap dampening at its peer cap; notifying undampened");
+                    tracing::warn!(
+                        peers = MAX_PEERS,
+                        "flap dampening at its peer cap; notifying undampened"
+                    );
                     let _ = reply.send(FlapAnswer {
                         verdict: FlapVerdict::Notify,
                         flapping: false,
@@ -190,7 +194,10 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         // Another peer is dampened on its own.
-        assert_eq!(ask(&dampener, "edge-02/10.0.0.1", 500).await.verdict, FlapVerdict::Notify);
+        assert_eq!(
+            ask(&dampener, "edge-02/10.0.0.1", 500).await.verdict,
+            FlapVerdict::Notify
+        );
         assert_eq!(notified, 1);
         let summary = tokio::time::timeout(Duration::from_secs(31), out.recv())
             .await

@@ -111,7 +111,10 @@ impl Router {
     }
 
     /// Routes every summary the flap dampener sends, until it stops.
-    pub fn follow_flap_summaries(&self, mut summaries: mpsc::Receiver<PeerSummary>) -> JoinHandle<()> {
+    pub fn follow_flap_summaries(
+        &self,
+        mut summaries: mpsc::Receiver<PeerSummary>,
+    ) -> JoinHandle<()> {
         let router = self.clone();
         tokio::spawn(async move {
             while let Some(summary) = summaries.recv().await {
@@ -469,7 +472,10 @@ async fn escalate_at_once(
     let (outcome, detail) = match parts.escalations.start(current.id, policy).await {
         Ok(chain) => (
             "escalating".to_string(),
-            format!("hijack: escalated at once on {whose} policy, chain {}", chain.id),
+            format!(
+                "hijack: escalated at once on {whose} policy, chain {}",
+                chain.id
+            ),
         ),
         Err(why) => ("failed".to_string(), why),
     };

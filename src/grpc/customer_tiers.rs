@@ -31,7 +31,11 @@ pub fn compile(tier: &pb::CustomerTier) -> Result<CustomerTier, Status> {
         .ok_or_else(|| invalid("tier.level", "1 or more (1 is the most important)"))?;
     let mut response = BTreeMap::new();
     for (severity, field, given) in [
-        (Severity::Critical, "critical_response", &tier.critical_response),
+        (
+            Severity::Critical,
+            "critical_response",
+            &tier.critical_response,
+        ),
         (Severity::High, "high_response", &tier.high_response),
         (Severity::Medium, "medium_response", &tier.medium_response),
         (Severity::Low, "low_response", &tier.low_response),
@@ -71,7 +75,11 @@ pub fn compile(tier: &pb::CustomerTier) -> Result<CustomerTier, Status> {
         response,
         escalation_multiplier: multiplier,
         dedicated_team: optional_id("tier.dedicated_team_id", &tier.dedicated_team_id)?,
-        customers: tier.customers.iter().map(|c| c.trim().to_string()).collect(),
+        customers: tier
+            .customers
+            .iter()
+            .map(|c| c.trim().to_string())
+            .collect(),
     })
 }
 
@@ -134,7 +142,11 @@ impl CustomerTierApi {
     }
 
     async fn authorize<T>(&self, request: &Request<T>, action: Action) -> Result<(), Status> {
-        self.tiers.context().authorize(request, action).await.map(drop)
+        self.tiers
+            .context()
+            .authorize(request, action)
+            .await
+            .map(drop)
     }
 }
 

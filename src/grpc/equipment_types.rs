@@ -82,7 +82,11 @@ impl EquipmentTypeApi {
     }
 
     async fn authorize<T>(&self, request: &Request<T>, action: Action) -> Result<(), Status> {
-        self.types.context().authorize(request, action).await.map(drop)
+        self.types
+            .context()
+            .authorize(request, action)
+            .await
+            .map(drop)
     }
 }
 

@@ -5,8 +5,8 @@
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
-use super::page;
 use super::definitions::page_of;
+use super::page;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::site_service_server::SiteService;
 use super::reference::{Reference, Registry, compile_patterns, invalid, optional_id};
@@ -43,10 +43,12 @@ pub fn compile(site: &pb::Site) -> Result<Site, Status> {
         .ok()
         .filter(|t| (1..=3).contains(t))
         .ok_or_else(|| invalid("site.tier", "1 (critical) to 3 (standard)"))?;
-    let time_zone: chrono_tz::Tz = site
-        .timezone
-        .parse()
-        .map_err(|_| invalid("site.timezone", format!("not an IANA zone: {:?}", site.timezone)))?;
+    let time_zone: chrono_tz::Tz = site.timezone.parse().map_err(|_| {
+        invalid(
+            "site.timezone",
+            format!("not an IANA zone: {:?}", site.timezone),
+        )
+    })?;
     let business_hours = if site.business_hours.is_empty() {
         None
     } else {
@@ -125,7 +127,10 @@ impl Reference for pb::Site {
     }
 
     fn policies(&self) -> Vec<(String, &str)> {
-        vec![("site.escalation_policy_id".into(), &self.escalation_policy_id)]
+        vec![(
+            "site.escalation_policy_id".into(),
+            &self.escalation_policy_id,
+        )]
     }
 
     fn stamp(&mut self, created: Timestamp, updated: Timestamp) {
@@ -146,7 +151,11 @@ impl SiteApi {
     }
 
     async fn authorize<T>(&self, request: &Request<T>, action: Action) -> Result<(), Status> {
-        self.sites.context().authorize(request, action).await.map(drop)
+        self.sites
+            .context()
+            .authorize(request, action)
+            .await
+            .map(drop)
     }
 }
 

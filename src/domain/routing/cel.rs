@@ -151,7 +151,8 @@ impl CelActivation {
         context.add_variable_from_value("labels", strings(&alert.labels));
         context.add_variable_from_value("annotations", strings(&alert.annotations));
         let facts = &alert.reference;
-        let or_label = |value: Option<&str>, names: &[&str]| value.map_or_else(|| fact(names), text);
+        let or_label =
+            |value: Option<&str>, names: &[&str]| value.map_or_else(|| fact(names), text);
         let site = facts.site.as_deref();
         context.add_variable_from_value(
             "site",
@@ -178,7 +179,10 @@ impl CelActivation {
                     "tier",
                     site.map_or(Value::Null, |s| Value::Int(i64::from(s.tier))),
                 ),
-                ("timezone", site.map_or(Value::Null, |s| text(s.time_zone.name()))),
+                (
+                    "timezone",
+                    site.map_or(Value::Null, |s| text(s.time_zone.name())),
+                ),
             ]),
         );
         let tier = facts.tier.as_deref();
@@ -229,9 +233,15 @@ impl CelActivation {
             map(vec![
                 (
                     "name",
-                    or_label(carrier.map(|c| c.name.as_str()), &["oncall_carrier", "carrier"]),
+                    or_label(
+                        carrier.map(|c| c.name.as_str()),
+                        &["oncall_carrier", "carrier"],
+                    ),
                 ),
-                ("asn", carrier.map_or(Value::Null, |c| Value::Int(i64::from(c.asn)))),
+                (
+                    "asn",
+                    carrier.map_or(Value::Null, |c| Value::Int(i64::from(c.asn))),
+                ),
                 (
                     "relationship",
                     or_label(
@@ -243,7 +253,10 @@ impl CelActivation {
         );
         // `inBusinessHours(site)`: the only site in scope is the alert's, so the function
         // answers for it; a site oncall does not know has no business hours.
-        let in_hours = facts.site.as_ref().map(|s| (s.code.clone(), s.in_business_hours(now)));
+        let in_hours = facts
+            .site
+            .as_ref()
+            .map(|s| (s.code.clone(), s.in_business_hours(now)));
         if let Err(e) = context.add_function("inBusinessHours", move |site: Value| {
             business_hours_of(&site, in_hours.as_ref())
         }) {
