@@ -67,7 +67,7 @@ impl EnrichmentBook {
                 Err(why) => {
                     tracing::warn!(
                         kind = M::NOUN,
-                        name = entity.name(),
+                        name = entity.stored_name(),
                         reason = why.message(),
                         "left out of enrichment"
                     );

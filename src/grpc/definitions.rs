@@ -19,7 +19,8 @@ pub trait Definition: Message + Default {
     /// How it names itself in errors: "schedule", "team".
     const NOUN: &'static str;
     fn set_id(&mut self, id: Uuid);
-    fn name(&self) -> &str;
+    /// What the row's `name` column holds (a site's code, everything else's name).
+    fn stored_name(&self) -> &str;
 }
 
 impl Definition for pb::Schedule {
@@ -28,7 +29,7 @@ impl Definition for pb::Schedule {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }
@@ -39,7 +40,7 @@ impl Definition for pb::Team {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }
@@ -111,7 +112,7 @@ impl<M: Definition> Definitions<M> {
                 M::KIND,
                 &StoredDefinition {
                     id,
-                    name: message.name().to_string(),
+                    name: message.stored_name().to_string(),
                     body: message.encode_to_vec(),
                     created_at: now,
                     updated_at: now,
@@ -134,7 +135,7 @@ impl<M: Definition> Definitions<M> {
                 M::KIND,
                 &StoredDefinition {
                     id,
-                    name: message.name().to_string(),
+                    name: message.stored_name().to_string(),
                     body: message.encode_to_vec(),
                     created_at,
                     updated_at: now,

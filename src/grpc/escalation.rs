@@ -25,7 +25,7 @@ impl Definition for pb::EscalationPolicy {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }

@@ -49,7 +49,7 @@ impl Definition for pb::Site {
         self.id = id.to_string();
     }
     /// Sites are stored under their code.
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.code
     }
 }
@@ -60,7 +60,7 @@ impl Definition for pb::CustomerTier {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }
@@ -71,7 +71,7 @@ impl Definition for pb::EquipmentType {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }
@@ -82,7 +82,7 @@ impl Definition for pb::CarrierConfig {
     fn set_id(&mut self, id: Uuid) {
         self.id = id.to_string();
     }
-    fn name(&self) -> &str {
+    fn stored_name(&self) -> &str {
         &self.name
     }
 }
