@@ -382,6 +382,20 @@ mod tests {
     }
 
     #[test]
+    fn the_flap_window_is_bounded() {
+        let file: FileConfig = toml::from_str("[bgp]\nflap_window_seconds = 0\n").unwrap();
+        let problems = Settings::resolve(&ServeArgs::default(), &file)
+            .unwrap_err()
+            .0;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("flap_window_seconds")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<FileConfig>("[server]\nhttp_adr = \"x\"\n").is_err());
     }

@@ -363,6 +363,58 @@ mod tests {
     }
 
     #[test]
+    fn reference_entities_and_business_hours() {
+        use crate::domain::enrich::{ReferenceFacts, Site, SiteType};
+        use crate::domain::routing::TimeCondition;
+        let site = Site {
+            id: uuid::Uuid::nil(),
+            code: "IAD1".into(),
+            name: "Ashburn 1".into(),
+            site_type: SiteType::Pop,
+            region: "us-east".into(),
+            country: "US".into(),
+            city: "Ashburn".into(),
+            tier: 1,
+            time_zone: chrono_tz::America::New_York,
+            business_hours: Some(
+                TimeCondition::parse(
+                    "America/New_York",
+                    &[(vec![1, 2, 3, 4, 5], "09:00".into(), "17:00".into())],
+                    false,
+                )
+                .unwrap(),
+            ),
+            primary_team: None,
+            secondary_team: None,
+            escalation_policy: None,
+            device_patterns: Vec::new(),
+        };
+        let mut alert = alert();
+        alert.reference = ReferenceFacts {
+            site: Some(Arc::new(site)),
+            ..ReferenceFacts::default()
+        };
+        let env = CelEnv::new();
+        let at = |hour: u32, source: &str| {
+            // 2026-11-30 is a Monday; New York is UTC-5 then.
+            let now = Utc.with_ymd_and_hms(2026, 11, 30, hour, 0, 0).unwrap();
+            CelCondition::compile(source, &env)
+                .unwrap()
+                .evaluate(&CelActivation::new(&env, &alert, now))
+                .matched
+        };
+        assert!(at(
+            15,
+            r#"site.type == "pop" && site.tier == 1 && site.city == "Ashburn""#
+        ));
+        assert!(at(15, "inBusinessHours(site)"));
+        assert!(!at(23, "inBusinessHours(site)"));
+        assert!(!at(15, "inBusinessHours({'code': 'LHR2'})"));
+        // Without reference data the facts fall back to the labels and stay plain.
+        assert!(eval("site.code == 'IAD1' && site.type == null && !inBusinessHours(site)").matched);
+    }
+
+    #[test]
     fn runtime_errors_do_not_match_and_are_reported() {
         let outcome = eval("labels.missing == 'x'");
         assert!(!outcome.matched);
