@@ -530,3 +530,136 @@ async fn a_thousand_concurrent_chains_complete_without_a_duplicate_page() {
         late_ms[late_ms.len() - 1]
     );
 }
+
+/// An alert of a customer tier, sent over the generic webhook.
+async fn tier_alert(server: &Server, key: &str, tier: &str, severity: &str) -> String {
+    let body = serde_json::json!({
+        "summary": format!("{tier} customer down"),
+        "severity": severity,
+        "labels": {"customer_tier": tier},
+    })
+    .to_string();
+    let (status, _, answer) = server
+        .post_json(&format!("/api/v1/webhook/generic/{key}"), &body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer["alert"]["id"].as_str().unwrap().to_string()
+}
+
+async fn tier(server: &Server, name: &str, multiplier: f64, critical_response: i64) {
+    server
+        .tiers()
+        .await
+        .create_customer_tier(authed(
+            pb::CreateCustomerTierRequest {
+                tier: Some(pb::CustomerTier {
+                    name: name.into(),
+                    level: 1,
+                    escalation_multiplier: multiplier,
+                    critical_response: (critical_response > 0)
+                        .then(|| seconds(critical_response))
+                        .flatten(),
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn customer_tiers_scale_delays_and_an_sla_breach_jumps_to_the_next_step() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let (_, key) = server.service_with_key("customers").await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let bob = pageable(&server, &sink, "bob").await;
+    tier(&server, "enterprise", 0.5, 0).await;
+    tier(&server, "platinum", 1.0, 1).await;
+    let mut escalation = server.escalation().await;
+
+    // Enterprise: a 4 s step comes after about 2 s.
+    let tiered = policy(
+        &mut escalation,
+        "tiered",
+        vec![step(0, vec![to_user(&alice)]), step(4, vec![to_user(&bob)])],
+    )
+    .await;
+    let enterprise = tier_alert(&server, &key, "enterprise", "warning").await;
+    start(&mut escalation, &enterprise, &tiered.id).await;
+    eventually("the first page", async || {
+        (!paged(&received, &enterprise).is_empty()).then_some(())
+    })
+    .await;
+    let first = std::time::Instant::now();
+    eventually("the second page", async || {
+        (paged(&received, &enterprise).len() >= 2).then_some(())
+    })
+    .await;
+    let gap = first.elapsed();
+    assert!(
+        gap >= Duration::from_millis(1_200) && gap <= Duration::from_millis(3_500),
+        "the 4 s step came after {gap:?}"
+    );
+
+    // Platinum answers critical alerts within 1 s: past it, the 60 s step fires at once.
+    let slow = policy(
+        &mut escalation,
+        "slow",
+        vec![
+            step(0, vec![to_user(&alice)]),
+            step(60, vec![to_user(&bob)]),
+        ],
+    )
+    .await;
+    let platinum = tier_alert(&server, &key, "platinum", "critical").await;
+    start(&mut escalation, &platinum, &slow.id).await;
+    eventually("the SLA breach's page", async || {
+        (paged(&received, &platinum).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &platinum), ["alice", "bob"]);
+    let alert = server
+        .alerts()
+        .await
+        .get_alert(authed(
+            alerting::GetAlertRequest {
+                id: platinum.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let breaches: Vec<&alerting::AlertEvent> = alert
+        .events
+        .iter()
+        .filter(|e| e.r#type == alerting::AlertEventType::SlaBreached as i32)
+        .collect();
+    assert_eq!(breaches.len(), 1, "{:?}", alert.events);
+    assert!(
+        breaches[0].message.contains("platinum"),
+        "{:?}",
+        breaches[0]
+    );
+
+    // An enterprise alert has no SLA at its severity: no breach is recorded.
+    let events = server
+        .alerts()
+        .await
+        .get_alert(authed(
+            alerting::GetAlertRequest { id: enterprise },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        events
+            .iter()
+            .all(|e| e.r#type != alerting::AlertEventType::SlaBreached as i32)
+    );
+}

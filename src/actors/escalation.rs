@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -218,7 +218,7 @@ impl EscalationSupervisor {
                 alert.status.as_str()
             ));
         }
-        let policy = load_policy(&state.deps, policy_id)
+        let policy = load_policy(&state.deps, policy_id, &alert)
             .await
             .ok_or_else(|| format!("escalation policy {policy_id} not found"))?;
         let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, 0, Utc::now());
@@ -243,10 +243,35 @@ impl EscalationSupervisor {
     }
 }
 
-async fn load_policy(deps: &EscalationDeps, id: Uuid) -> Option<Policy> {
+/// The policy as it runs for this alert: its waits scaled by the alert's customer tier.
+async fn load_policy(deps: &EscalationDeps, id: Uuid, alert: &Alert) -> Option<Policy> {
     let policies: Definitions<pb::EscalationPolicy> = Definitions::new(deps.pager.store.clone());
     let stored = policies.find(id).await.ok().flatten()?;
-    compile(&stored, id).ok()
+    let policy = compile(&stored, id).ok()?;
+    let tier = deps.engine.enrichment().routed(alert).reference.tier;
+    Some(match tier {
+        Some(tier) if tier.escalation_multiplier != 1.0 => {
+            policy.scaled(tier.escalation_multiplier)
+        }
+        _ => policy,
+    })
+}
+
+/// When an unacknowledged alert breaches its customer tier's SLA: its receipt plus the
+/// tier's response time for its severity; with a description for the timeline.
+fn sla_deadline(deps: &EscalationDeps, alert: &Alert) -> Option<(DateTime<Utc>, String)> {
+    let tier = deps.engine.enrichment().routed(alert).reference.tier?;
+    let response = tier.response_time(alert.severity)?;
+    let deadline = alert.created_at + chrono::Duration::from_std(response).ok()?;
+    Some((
+        deadline,
+        format!(
+            "unacknowledged past tier {:?}'s {}s response time for {} alerts; escalating to the next step",
+            tier.name,
+            response.as_secs(),
+            alert.severity.as_str()
+        ),
+    ))
 }
 
 impl Actor for EscalationSupervisor {
@@ -344,6 +369,8 @@ pub enum ChainMsg {
     EscalateNow,
     /// The alert was acknowledged, resolved or suppressed, or StopEscalation.
     Stop(RpcReplyPort<()>),
+    /// The alert's customer-tier SLA deadline passed.
+    SlaDue,
 }
 
 pub struct ChainActor;
@@ -353,11 +380,15 @@ pub struct ChainState {
     deps: EscalationDeps,
     supervisor: ActorRef<SupervisorMsg>,
     timer: Option<JoinHandle<()>>,
+    sla_timer: Option<JoinHandle<()>>,
 }
 
 impl Drop for ChainState {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
+        for timer in [self.timer.take(), self.sla_timer.take()]
+            .into_iter()
+            .flatten()
+        {
             timer.abort();
         }
     }
@@ -379,6 +410,55 @@ impl ChainState {
             tokio::time::sleep(sleep).await;
             let _ = me.cast(ChainMsg::Fire);
         }));
+    }
+
+    /// Sleeps until the alert's SLA deadline, if its tier sets one for its severity.
+    fn arm_sla(&mut self, myself: &ActorRef<ChainMsg>, alert: &Alert) {
+        let Some((deadline, _)) = sla_deadline(&self.deps, alert) else {
+            return;
+        };
+        let sleep = (deadline - Utc::now())
+            .to_std()
+            .map_or(Duration::ZERO, |d| d.min(MAX_SLEEP));
+        let me = myself.clone();
+        self.sla_timer = Some(tokio::spawn(async move {
+            tokio::time::sleep(sleep).await;
+            let _ = me.cast(ChainMsg::SlaDue);
+        }));
+    }
+
+    /// At the SLA deadline: an alert still unacknowledged gets `sla_breached` (once, even
+    /// across restarts) and its pending step fires now. Returns whether the chain is
+    /// still active.
+    async fn breach(&mut self, myself: &ActorRef<ChainMsg>) -> bool {
+        let store = self.deps.pager.store.clone();
+        let Ok(Some(alert)) = store.get_alert(self.chain.alert_id).await else {
+            return self.chain.status == ChainStatus::Active;
+        };
+        let Some((deadline, message)) = sla_deadline(&self.deps, &alert) else {
+            return self.chain.status == ChainStatus::Active;
+        };
+        let now = Utc::now();
+        if alert.status != AlertStatus::Triggered {
+            return self.chain.status == ChainStatus::Active;
+        }
+        if deadline > now {
+            // Woken early (a long deadline sleeps in bounded pieces): sleep again.
+            self.arm_sla(myself, &alert);
+            return self.chain.status == ChainStatus::Active;
+        }
+        let breached = store.alert_timeline(alert.id).await.is_ok_and(|timeline| {
+            timeline
+                .iter()
+                .any(|entry| entry.kind == TimelineKind::SlaBreached)
+        });
+        if breached {
+            return self.chain.status == ChainStatus::Active;
+        }
+        self.record(&alert, TimelineKind::SlaBreached, message)
+            .await;
+        self.chain.escalate_now(now);
+        self.fire().await
     }
 
     async fn record(&self, alert: &Alert, kind: TimelineKind, message: String) {
@@ -474,7 +554,7 @@ impl ChainState {
             self.stop().await;
             return false;
         }
-        let Some(policy) = load_policy(&self.deps, self.chain.policy_id).await else {
+        let Some(policy) = load_policy(&self.deps, self.chain.policy_id, &alert).await else {
             tracing::warn!(chain = %self.chain.id, "the chain's policy is gone; the chain ends");
             self.chain.status = ChainStatus::Exhausted;
             self.chain.next_fire_at = None;
@@ -593,12 +673,14 @@ impl Actor for ChainActor {
             deps,
             supervisor,
             timer: None,
+            sla_timer: None,
         };
         // Pages decided before a crash but not delivered go out now, once.
         if let Ok(Some(alert)) = state.deps.pager.store.get_alert(state.chain.alert_id).await
             && alert.status == AlertStatus::Triggered
         {
             state.deliver_pending(&alert).await;
+            state.arm_sla(&myself, &alert);
         }
         state.arm(&myself);
         Ok(state)
@@ -621,6 +703,7 @@ impl Actor for ChainActor {
                 let _ = reply.send(());
                 false
             }
+            ChainMsg::SlaDue => state.breach(&myself).await,
         };
         if active {
             state.arm(&myself);

@@ -57,10 +57,12 @@ pub enum TimelineKind {
     Unsuppressed,
     Notified,
     DeliveryFailed,
+    /// Unacknowledged past its customer tier's response time.
+    SlaBreached,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 10] = [
+    pub const ALL: [TimelineKind; 11] = [
         TimelineKind::Created,
         TimelineKind::Acknowledged,
         TimelineKind::Resolved,
@@ -71,6 +73,7 @@ impl TimelineKind {
         TimelineKind::Unsuppressed,
         TimelineKind::Notified,
         TimelineKind::DeliveryFailed,
+        TimelineKind::SlaBreached,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +88,7 @@ impl TimelineKind {
             TimelineKind::Unsuppressed => "unsuppressed",
             TimelineKind::Notified => "notified",
             TimelineKind::DeliveryFailed => "delivery_failed",
+            TimelineKind::SlaBreached => "sla_breached",
         }
     }
 

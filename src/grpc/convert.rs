@@ -93,6 +93,7 @@ pub fn kind_to_pb(kind: TimelineKind) -> pb::AlertEventType {
         TimelineKind::Unsuppressed => pb::AlertEventType::Unsuppressed,
         TimelineKind::Notified => pb::AlertEventType::Notified,
         TimelineKind::DeliveryFailed => pb::AlertEventType::DeliveryFailed,
+        TimelineKind::SlaBreached => pb::AlertEventType::SlaBreached,
     }
 }
 

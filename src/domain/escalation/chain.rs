@@ -286,6 +286,25 @@ mod tests {
     }
 
     #[test]
+    fn a_tier_multiplier_scales_every_wait() {
+        let mut policy = policy(1);
+        policy.repeat_delay = Some(TimeDelta::seconds(30));
+        let fast = policy.scaled(0.5);
+        let mut chain = Chain::start(Uuid::nil(), Uuid::nil(), &fast, 0, t(0));
+        let times: Vec<i64> = walk(&fast, &mut chain).iter().map(|f| f.0).collect();
+        assert_eq!(
+            times,
+            vec![0, 60, 75, 135],
+            "0.5 makes steps come twice as fast"
+        );
+        let slow = policy.scaled(2.0);
+        let mut chain = Chain::start(Uuid::nil(), Uuid::nil(), &slow, 0, t(0));
+        let times: Vec<i64> = walk(&slow, &mut chain).iter().map(|f| f.0).collect();
+        assert_eq!(times, vec![0, 240, 300, 540]);
+        assert_eq!(policy.scaled(1.0), policy);
+    }
+
+    #[test]
     fn a_skipped_step_pages_nobody_and_the_chain_goes_on() {
         let policy = policy(0);
         let mut chain = Chain::start(Uuid::nil(), Uuid::nil(), &policy, 0, t(0));

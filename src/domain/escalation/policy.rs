@@ -70,6 +70,28 @@ impl Policy {
             })
     }
 
+    /// The policy with every wait multiplied by a customer tier's escalation multiplier
+    /// (0.5: steps come twice as fast), to the millisecond.
+    pub fn scaled(&self, multiplier: f64) -> Policy {
+        let scale = |delay: TimeDelta| {
+            let millis = (delay.num_milliseconds() as f64 * multiplier).round();
+            // Saturates: a multiplier is at most 100, so this only guards nonsense.
+            TimeDelta::try_milliseconds(millis as i64).unwrap_or(TimeDelta::MAX)
+        };
+        Policy {
+            steps: self
+                .steps
+                .iter()
+                .map(|step| Step {
+                    delay: scale(step.delay),
+                    ..step.clone()
+                })
+                .collect(),
+            repeat_delay: self.repeat_delay.map(scale),
+            ..self.clone()
+        }
+    }
+
     pub fn repeat_wait(&self) -> TimeDelta {
         self.repeat_delay
             .or_else(|| self.steps.last().map(|s| s.delay))
