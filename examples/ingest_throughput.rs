@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
             pb::CreateServiceRequest {
                 name: format!("bench-{run}"),
                 description: "ingest_throughput".into(),
+                ..Default::default()
             },
             &args.token,
         )?)

@@ -22,5 +22,6 @@ pub mod notify;
 pub mod paging;
 pub mod rulebook;
 pub mod server;
+pub mod service_defaults;
 pub mod store;
 pub mod telemetry;

@@ -46,6 +46,7 @@ use crate::inhibitions::InhibitionBook;
 use crate::notify::webhook::WebhookSender;
 use crate::paging::Pager;
 use crate::rulebook::RuleBook;
+use crate::service_defaults::ServiceDefaults;
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
@@ -100,6 +101,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let rules = RuleBook::load(store.clone()).await?;
+    let service_defaults = ServiceDefaults::new(store.clone());
     let windows = WindowBook::load(store.clone()).await?;
     let inhibitions = InhibitionBook::load(store.clone()).await?;
     let timed_holds = Arc::new(tokio::sync::Notify::new());
@@ -135,6 +137,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             },
             escalations,
             flaps,
+            service_defaults: service_defaults.clone(),
             shutdown: shutdown.clone(),
         },
         ROUTER_QUEUE,

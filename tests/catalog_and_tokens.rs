@@ -21,6 +21,7 @@ async fn services_and_keys() {
             pb::CreateServiceRequest {
                 name: "transit".into(),
                 description: String::new(),
+                ..Default::default()
             },
             ADMIN_TOKEN,
         ))
@@ -40,6 +41,7 @@ async fn services_and_keys() {
                 update_mask: vec!["description".into()],
                 name: String::new(),
                 description: "IP transit edge".into(),
+                ..Default::default()
             },
             ADMIN_TOKEN,
         ))

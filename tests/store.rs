@@ -69,6 +69,9 @@ fn service(name: &str) -> Service {
         description: String::new(),
         created_at: at(0),
         updated_at: at(0),
+        escalation_policy: Some(Uuid::new_v4()),
+        ack_timeout: Some(std::time::Duration::from_millis(90_500)),
+        auto_resolve_after: None,
     }
 }
 

@@ -608,6 +608,9 @@ mod tests {
             description: String::new(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            escalation_policy: None,
+            ack_timeout: None,
+            auto_resolve_after: None,
         };
         store.insert_service(&service).await.unwrap();
         let settings = EngineSettings {

@@ -41,6 +41,7 @@ use crate::inhibitions::{InhibitionBook, source_holder};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::paging::Pager;
 use crate::rulebook::{CompiledRules, RuleBook};
+use crate::service_defaults::ServiceDefaults;
 use crate::store::{Store, StoredAudit};
 use ractor::ActorRef;
 
@@ -78,6 +79,8 @@ pub struct RouterParts {
     pub escalations: EscalationActors,
     /// Asked about every route-flap alert before its actions run.
     pub flaps: ActorRef<FlapMsg>,
+    /// Default escalation policies of services and teams.
+    pub service_defaults: ServiceDefaults,
     pub shutdown: CancellationToken,
 }
 
@@ -315,7 +318,12 @@ async fn route_one(
     };
     routed.labels = current.labels.clone();
     let decision = rules.decide(&routed, now, false, Explain::Matches);
-    if maintenance.is_none() && decision.rules_evaluated == 0 && decision.actions.is_empty() {
+    let default_policy = parts.service_defaults.policy_for(alert.service_id).await;
+    if maintenance.is_none()
+        && decision.rules_evaluated == 0
+        && decision.actions.is_empty()
+        && default_policy.is_none()
+    {
         return None;
     }
     let suppressing = decision.actions.iter().any(|(rule, a)| {
@@ -348,6 +356,11 @@ async fn route_one(
     }
     if held.is_none() && !suppressing {
         outcomes.extend(escalate_at_once(parts, &routed, &current, &outcomes).await);
+        if let Some(policy) = default_policy
+            && !outcomes.iter().any(|o| o.outcome == "escalating")
+        {
+            outcomes.push(escalate_by_default(parts, &current, policy).await);
+        }
     }
     let matched = decision
         .evaluations
@@ -481,16 +494,37 @@ async fn escalate_at_once(
     };
     Some(pb::ActionOutcome {
         rule_id: String::new(),
-        action: Some(pb::RoutingAction {
-            r#type: pb::ActionType::Escalate as i32,
-            escalate: Some(pb::EscalateAction {
-                escalation_policy_id: policy.to_string(),
-            }),
-            ..pb::RoutingAction::default()
-        }),
+        action: Some(escalate_action(policy)),
         outcome,
         detail,
     })
+}
+
+/// Starts the service's (or its team's) default policy for an alert no rule escalated.
+async fn escalate_by_default(parts: &RouterParts, alert: &Alert, policy: Uuid) -> pb::ActionOutcome {
+    let (outcome, detail) = match parts.escalations.start(alert.id, policy).await {
+        Ok(chain) => (
+            "escalating".to_string(),
+            format!("the service's default policy, chain {}", chain.id),
+        ),
+        Err(why) => ("failed".to_string(), why),
+    };
+    pb::ActionOutcome {
+        rule_id: String::new(),
+        action: Some(escalate_action(policy)),
+        outcome,
+        detail,
+    }
+}
+
+fn escalate_action(policy: Uuid) -> pb::RoutingAction {
+    pb::RoutingAction {
+        r#type: pb::ActionType::Escalate as i32,
+        escalate: Some(pb::EscalateAction {
+            escalation_policy_id: policy.to_string(),
+        }),
+        ..pb::RoutingAction::default()
+    }
 }
 
 /// How a suppressing rule names itself as the holder of an alert; a timed hold carries

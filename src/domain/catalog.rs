@@ -1,5 +1,7 @@
 //! Services (what alerts belong to) and the integration keys senders authenticate with.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -10,6 +12,12 @@ pub struct Service {
     pub description: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Run for a routed alert that no rule escalated or suppressed.
+    pub escalation_policy: Option<Uuid>,
+    /// An acknowledged alert not resolved within this is triggered again.
+    pub ack_timeout: Option<Duration>,
+    /// An open alert whose source has been silent this long is resolved.
+    pub auto_resolve_after: Option<Duration>,
 }
 
 /// An integration key as stored: only the hash of the secret is kept.

@@ -4,6 +4,8 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::definitions::Definitions;
+use super::pb::alerting::routing::v1 as routing;
 use super::pb::alerting::v1 as pb;
 use super::pb::alerting::v1::catalog_service_server::CatalogService;
 use super::{Context, convert, next_token, page, parse_id, store_status};
@@ -43,6 +45,22 @@ impl CatalogApi {
             .ok_or_else(|| Status::not_found(format!("integration key {id} not found")))
     }
 
+    /// An escalation policy a service names: empty is none; otherwise it must exist.
+    async fn policy(&self, field: &str, id: &str) -> Result<Option<Uuid>, Status> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let id = parse_id(field, id)?;
+        let policies: Definitions<routing::EscalationPolicy> =
+            Definitions::new(self.ctx.store.clone());
+        match policies.find(id).await? {
+            Some(_) => Ok(Some(id)),
+            None => Err(Status::invalid_argument(format!(
+                "{field}: no such escalation policy"
+            ))),
+        }
+    }
+
     /// Makes and stores a new key; the plaintext is returned once, here.
     async fn issue_key(&self, service_id: Uuid, name: &str) -> Result<pb::IntegrationKey, Status> {
         let plaintext = new_secret(INTEGRATION_KEY_PREFIX);
@@ -63,6 +81,27 @@ impl CatalogApi {
             .map_err(store_status)?;
         Ok(convert::key_to_pb(&key, Some(&plaintext)))
     }
+}
+
+/// An optional positive duration setting; unset or zero means none.
+fn optional_duration(
+    field: &str,
+    given: Option<&prost_types::Duration>,
+) -> Result<Option<std::time::Duration>, Status> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    if given.seconds == 0 && given.nanos == 0 {
+        return Ok(None);
+    }
+    let duration = std::time::Duration::try_from(*given)
+        .map_err(|_| Status::invalid_argument(format!("{field}: must be positive")))?;
+    if duration < std::time::Duration::from_secs(1) {
+        return Err(Status::invalid_argument(format!(
+            "{field}: at least 1s"
+        )));
+    }
+    Ok(Some(duration))
 }
 
 fn check_name(name: &str) -> Result<String, Status> {
@@ -91,6 +130,14 @@ impl CatalogService for CatalogApi {
             description: body.description,
             created_at: now,
             updated_at: now,
+            escalation_policy: self
+                .policy("escalation_policy_id", &body.escalation_policy_id)
+                .await?,
+            ack_timeout: optional_duration("ack_timeout", body.ack_timeout.as_ref())?,
+            auto_resolve_after: optional_duration(
+                "auto_resolve_after",
+                body.auto_resolve_after.as_ref(),
+            )?,
         };
         self.ctx
             .store
@@ -140,7 +187,13 @@ impl CatalogService for CatalogApi {
         let body = request.into_inner();
         let mut service = self.service(parse_id("id", &body.id)?).await?;
         let mask: Vec<&str> = if body.update_mask.is_empty() {
-            vec!["name", "description"]
+            vec![
+                "name",
+                "description",
+                "escalation_policy_id",
+                "ack_timeout",
+                "auto_resolve_after",
+            ]
         } else {
             body.update_mask.iter().map(String::as_str).collect()
         };
@@ -148,6 +201,19 @@ impl CatalogService for CatalogApi {
             match field {
                 "name" => service.name = check_name(&body.name)?,
                 "description" => service.description = body.description.clone(),
+                "escalation_policy_id" => {
+                    service.escalation_policy = self
+                        .policy("escalation_policy_id", &body.escalation_policy_id)
+                        .await?;
+                }
+                "ack_timeout" => {
+                    service.ack_timeout =
+                        optional_duration("ack_timeout", body.ack_timeout.as_ref())?;
+                }
+                "auto_resolve_after" => {
+                    service.auto_resolve_after =
+                        optional_duration("auto_resolve_after", body.auto_resolve_after.as_ref())?;
+                }
                 other => {
                     return Err(Status::invalid_argument(format!(
                         "update_mask[{i}]: unknown field {other:?}"

@@ -234,6 +234,14 @@ pub fn service_to_pb(service: &Service) -> pb::Service {
         description: service.description.clone(),
         created_at: Some(timestamp(service.created_at)),
         updated_at: Some(timestamp(service.updated_at)),
+        escalation_policy_id: service
+            .escalation_policy
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        ack_timeout: service.ack_timeout.and_then(|d| prost_types::Duration::try_from(d).ok()),
+        auto_resolve_after: service
+            .auto_resolve_after
+            .and_then(|d| prost_types::Duration::try_from(d).ok()),
     }
 }
 

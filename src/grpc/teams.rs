@@ -31,6 +31,15 @@ impl TeamApi {
             return Err(invalid("team.name", "required"));
         }
         check_optional_url("team.webhook_url", &team.webhook_url)?;
+        if !team.default_escalation_policy_id.is_empty() {
+            let field = "team.default_escalation_policy_id";
+            let id = parse_id(field, &team.default_escalation_policy_id)?;
+            let policies: Definitions<pb::EscalationPolicy> =
+                Definitions::new(self.ctx.store.clone());
+            if policies.find(id).await?.is_none() {
+                return Err(invalid(field, "no such escalation policy"));
+            }
+        }
         pb::NocTier::try_from(team.tier).map_err(|_| invalid("team.tier", "unknown tier"))?;
         let mut seen = Vec::new();
         for (i, member) in team.members.iter_mut().enumerate() {
@@ -190,6 +199,7 @@ impl TeamService for TeamApi {
             "pops",
             "service_ids",
             "webhook_url",
+            "default_escalation_policy_id",
         ];
         let mask: Vec<&str> = if body.update_mask.is_empty() {
             all.to_vec()
@@ -205,6 +215,9 @@ impl TeamService for TeamApi {
                 "pops" => team.pops = given.pops.clone(),
                 "service_ids" => team.service_ids = given.service_ids.clone(),
                 "webhook_url" => team.webhook_url = given.webhook_url.clone(),
+                "default_escalation_policy_id" => {
+                    team.default_escalation_policy_id = given.default_escalation_policy_id.clone();
+                }
                 "members" => team.members = given.members.clone(),
                 other => {
                     return Err(invalid(

@@ -34,6 +34,15 @@ pub(super) fn role(name: &str) -> StoreResult<Role> {
     Role::parse(name).ok_or_else(|| StoreError::Corrupt(format!("role {name:?}")))
 }
 
+/// A stored duration in milliseconds; NULL is none.
+pub(super) fn millis_to_duration(millis: Option<i64>) -> Option<std::time::Duration> {
+    millis.and_then(|m| u64::try_from(m).ok()).map(std::time::Duration::from_millis)
+}
+
+pub(super) fn duration_to_millis(duration: Option<std::time::Duration>) -> Option<i64> {
+    duration.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub(super) fn timeline_kind(name: &str) -> StoreResult<TimelineKind> {
     TimelineKind::parse(name).ok_or_else(|| StoreError::Corrupt(format!("event kind {name:?}")))
 }
@@ -85,6 +94,9 @@ macro_rules! impl_sql_store {
                 description: row.try_get("description")?,
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
+                escalation_policy: row.try_get("escalation_policy_id")?,
+                ack_timeout: sql::millis_to_duration(row.try_get("ack_timeout_ms")?),
+                auto_resolve_after: sql::millis_to_duration(row.try_get("auto_resolve_after_ms")?),
             })
         }
 
@@ -511,14 +523,18 @@ macro_rules! impl_sql_store {
 
             async fn insert_service(&self, service: &Service) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO services (id, name, description, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO services (id, name, description, created_at, updated_at, \
+                     escalation_policy_id, ack_timeout_ms, auto_resolve_after_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(service.id)
                 .bind(service.name.as_str())
                 .bind(service.description.as_str())
                 .bind(service.created_at)
                 .bind(service.updated_at)
+                .bind(service.escalation_policy)
+                .bind(sql::duration_to_millis(service.ack_timeout))
+                .bind(sql::duration_to_millis(service.auto_resolve_after))
                 .execute(&self.pool)
                 .await
                 .map_err(|e| sql::conflict(e, "a service with this name"))?;
@@ -565,11 +581,16 @@ macro_rules! impl_sql_store {
 
             async fn update_service(&self, service: &Service) -> StoreResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE services SET name = $1, description = $2, updated_at = $3 WHERE id = $4",
+                    "UPDATE services SET name = $1, description = $2, updated_at = $3, \
+                     escalation_policy_id = $4, ack_timeout_ms = $5, auto_resolve_after_ms = $6 \
+                     WHERE id = $7",
                 )
                 .bind(service.name.as_str())
                 .bind(service.description.as_str())
                 .bind(service.updated_at)
+                .bind(service.escalation_policy)
+                .bind(sql::duration_to_millis(service.ack_timeout))
+                .bind(sql::duration_to_millis(service.auto_resolve_after))
                 .bind(service.id)
                 .execute(&self.pool)
                 .await

@@ -349,6 +349,7 @@ impl Server {
                 pb::CreateServiceRequest {
                     name: name.into(),
                     description: "test".into(),
+                    ..Default::default()
                 },
                 ADMIN_TOKEN,
             ))
