@@ -19,6 +19,7 @@ use crate::actors::inhibition_watcher::InhibitionWatcher;
 use crate::actors::maintenance_watcher::MaintenanceWatcher;
 use crate::actors::router::{Router, RouterParts};
 use crate::actors::schedule::{ScheduleActors, ScheduleDeps};
+use crate::actors::service_timeouts::ServiceTimeouts;
 use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
@@ -168,6 +169,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     }
     .spawn();
+    let service_timeouts = ServiceTimeouts {
+        store: store.clone(),
+        engine: engine.clone(),
+        escalations: ctx.escalations.clone(),
+        defaults: service_defaults,
+        shutdown: shutdown.clone(),
+    }
+    .spawn();
     tokio::spawn(route_leftovers(store.clone(), router));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
@@ -301,6 +310,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, watcher).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, inhibition_watcher).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, suppression_expiry).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, service_timeouts).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, router_task).await;
     aggregator.stop(None);
     schedule_supervisor.stop(None);

@@ -88,6 +88,23 @@ impl EscalationActors {
         }
     }
 
+    /// Restarts an alert's chains after it was triggered again: each policy it had a
+    /// chain on starts over at step 1 in a new generation, so its pages are new pages.
+    /// Returns the chains started (none when the alert never escalated).
+    pub async fn restart(&self, alert: Uuid) -> Result<Vec<Chain>, String> {
+        match self
+            .supervisor
+            .call(
+                |reply| SupervisorMsg::Restart { alert, reply },
+                Some(CALL_TIMEOUT),
+            )
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Err("the escalation supervisor did not answer".into()),
+        }
+    }
+
     /// Stops every chain of an alert and waits until they are stored as stopped.
     pub async fn stop(&self, alert: Uuid) {
         let _ = self
@@ -153,6 +170,10 @@ pub enum SupervisorMsg {
     StopAlert {
         alert: Uuid,
         reply: Option<RpcReplyPort<()>>,
+    },
+    Restart {
+        alert: Uuid,
+        reply: RpcReplyPort<Result<Vec<Chain>, String>>,
     },
     EscalateNow(Uuid),
 }
@@ -244,6 +265,51 @@ impl EscalationSupervisor {
 }
 
 /// The policy as it runs for this alert: its waits scaled by the alert's customer tier.
+impl EscalationSupervisor {
+    async fn restart(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        alert_id: Uuid,
+    ) -> Result<Vec<Chain>, String> {
+        let store = state.deps.pager.store.clone();
+        let alert = store
+            .get_alert(alert_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("alert {alert_id} not found"))?;
+        let chains = store
+            .chains_of_alert(alert_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        // The newest generation of each policy the alert escalated on.
+        let mut newest: HashMap<Uuid, i32> = HashMap::new();
+        for chain in &chains {
+            let generation = newest.entry(chain.policy_id).or_insert(chain.generation);
+            *generation = (*generation).max(chain.generation);
+        }
+        let mut started = Vec::new();
+        for (policy_id, generation) in newest {
+            let active = chains.iter().any(|c| {
+                c.policy_id == policy_id && c.generation == generation && c.status == ChainStatus::Active
+            });
+            if active {
+                continue;
+            }
+            let Some(policy) = load_policy(&state.deps, policy_id, &alert).await else {
+                continue;
+            };
+            let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, generation + 1, Utc::now());
+            if store.insert_chain(&chain).await.map_err(|e| e.to_string())? {
+                Self::spawn_chain(myself, state, chain.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                started.push(chain);
+            }
+        }
+        Ok(started)
+    }
+}
+
 async fn load_policy(deps: &EscalationDeps, id: Uuid, alert: &Alert) -> Option<Policy> {
     let policies: Definitions<pb::EscalationPolicy> = Definitions::new(deps.pager.store.clone());
     let stored = policies.find(id).await.ok().flatten()?;
@@ -322,6 +388,13 @@ impl Actor for EscalationSupervisor {
                 if let Some(reply) = reply {
                     let _ = reply.send(());
                 }
+            }
+            SupervisorMsg::Restart { alert, reply } => {
+                let result = Self::restart(&myself, state, alert).await;
+                if let Err(why) = &result {
+                    tracing::warn!(%alert, %why, "escalation not restarted");
+                }
+                let _ = reply.send(result);
             }
             SupervisorMsg::EscalateNow(alert) => {
                 for actor in Self::of_alert(state, alert) {

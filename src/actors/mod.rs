@@ -16,6 +16,7 @@ pub mod maintenance_watcher;
 pub mod persister;
 pub mod router;
 pub mod schedule;
+pub mod service_timeouts;
 pub mod shard;
 pub mod suppression_expiry;
 

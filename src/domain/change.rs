@@ -52,6 +52,7 @@ impl AlertWrite {
             | AlertWrite::Update { alert, .. }
             | AlertWrite::Suppress { alert, .. }
             | AlertWrite::Unsuppress { alert, .. }
+            | AlertWrite::Retrigger { alert, .. }
             | AlertWrite::Record { alert, .. } => alert,
         };
         let first = self.timeline().into_iter().next()?;
@@ -63,6 +64,7 @@ impl AlertWrite {
             kind: first.kind,
             alert: alert.clone(),
             status: match first.kind {
+                _ if matches!(self, AlertWrite::Retrigger { .. }) => Some(AlertStatus::Triggered),
                 TimelineKind::Acknowledged => Some(AlertStatus::Acknowledged),
                 TimelineKind::Resolved => Some(AlertStatus::Resolved),
                 TimelineKind::Suppressed => Some(AlertStatus::Suppressed),

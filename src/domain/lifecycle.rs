@@ -125,6 +125,13 @@ pub enum AlertWrite {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// An acknowledgement timed out: the alert is triggered again, unacknowledged.
+    Retrigger {
+        alert: AlertRef,
+        by: String,
+        at: DateTime<Utc>,
+        reason: String,
+    },
     /// A fact about the alert that changes none of its state: a notification sent or
     /// failed.
     Record {
@@ -301,6 +308,12 @@ pub enum Command {
         by: String,
         reason: String,
     },
+    /// The service's ack timeout passed with the alert still acknowledged: it is
+    /// triggered again.
+    Retrigger {
+        by: String,
+        reason: String,
+    },
     /// Record a fact (a notification sent or failed) without changing the alert.
     Record {
         kind: super::alert::TimelineKind,
@@ -394,6 +407,16 @@ pub fn command(
                 reason,
             }))
         }
+        Command::Retrigger { .. } if state.status != AlertStatus::Acknowledged => Ok(None),
+        Command::Retrigger { by, reason } => {
+            state.status = AlertStatus::Triggered;
+            Ok(Some(AlertWrite::Retrigger {
+                alert,
+                by,
+                at: now,
+                reason,
+            }))
+        }
         Command::Record {
             kind,
             actor,
@@ -427,6 +450,7 @@ pub fn command(
 mod tests {
     use super::*;
     use crate::domain::incoming::SenderState;
+    use crate::domain::alert::TimelineKind;
 
     fn key() -> AlertKey {
         AlertKey {
@@ -557,6 +581,27 @@ mod tests {
             fresh,
         );
         assert!(again.write.is_none());
+    }
+
+    #[test]
+    fn only_an_acknowledged_alert_is_triggered_again() {
+        let mut state = opened();
+        let retrigger = || Command::Retrigger {
+            by: "system".into(),
+            reason: "acknowledgement timed out".into(),
+        };
+        assert_eq!(command(&mut state, &key(), retrigger(), Utc::now()), Ok(None));
+        let ack = Command::Acknowledge {
+            by: "u".into(),
+            note: None,
+        };
+        command(&mut state, &key(), ack, Utc::now()).unwrap();
+        let write = command(&mut state, &key(), retrigger(), Utc::now()).unwrap();
+        assert!(matches!(write, Some(AlertWrite::Retrigger { .. })));
+        assert_eq!(state.status, AlertStatus::Triggered);
+        let change = write.unwrap().change().unwrap();
+        assert_eq!(change.status, Some(AlertStatus::Triggered));
+        assert_eq!(change.kind, TimelineKind::Escalated);
     }
 
     #[test]

@@ -81,6 +81,12 @@ impl AlertWrite {
                 at,
                 reason,
             } => vec![entry(alert.id, TimelineKind::Unsuppressed, by, reason, at)],
+            AlertWrite::Retrigger {
+                alert,
+                by,
+                at,
+                reason,
+            } => vec![entry(alert.id, TimelineKind::Escalated, by, reason, at)],
             AlertWrite::Record {
                 alert,
                 kind,

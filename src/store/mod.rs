@@ -261,6 +261,22 @@ pub trait Store: Send + Sync + 'static {
     /// Every open alert, compactly: what the engine rebuilds its shards from.
     async fn open_alerts(&self) -> StoreResult<Vec<(AlertKey, AlertState)>>;
     async fn count_open_alerts(&self, service_id: Uuid) -> StoreResult<i64>;
+    /// Open alerts of a service last seen before `before`, oldest first: what
+    /// auto-resolve closes.
+    async fn silent_alerts(
+        &self,
+        service_id: Uuid,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Alert>>;
+    /// Acknowledged alerts of a service acknowledged before `before`, oldest first: what
+    /// an ack timeout triggers again.
+    async fn stale_acknowledgements(
+        &self,
+        service_id: Uuid,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Alert>>;
     /// The highest alert number handed out, 0 when there is none.
     async fn max_alert_number(&self) -> StoreResult<i64>;
 

@@ -468,6 +468,17 @@ macro_rules! impl_sql_store {
                     .await?;
                     (alert, done)
                 }
+                AlertWrite::Retrigger { alert, at, .. } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL, \
+                         acknowledged_by = NULL, updated_at = $1 WHERE id = $2{OPEN}"
+                    ))
+                    .bind(*at)
+                    .bind(alert.id)
+                    .execute(&mut **tx)
+                    .await?;
+                    (alert, done)
+                }
                 AlertWrite::AddNote { alert, at, .. } | AlertWrite::Record { alert, at, .. } => {
                     let done = sqlx::query("UPDATE alerts SET updated_at = $1 WHERE id = $2")
                         .bind(*at)
@@ -931,6 +942,48 @@ macro_rules! impl_sql_store {
                 .bind(service_id)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            async fn silent_alerts(
+                &self,
+                service_id: Uuid,
+                before: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<Alert>> {
+                sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE service_id = $1 \
+                     AND status <> 'resolved' AND last_seen_at < $2 \
+                     ORDER BY last_seen_at, id LIMIT $3"
+                ))
+                .bind(service_id)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(alert_of)
+                .collect()
+            }
+
+            async fn stale_acknowledgements(
+                &self,
+                service_id: Uuid,
+                before: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<Alert>> {
+                sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE service_id = $1 \
+                     AND status = 'acknowledged' AND acknowledged_at < $2 \
+                     ORDER BY acknowledged_at, id LIMIT $3"
+                ))
+                .bind(service_id)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(alert_of)
+                .collect()
             }
 
             async fn insert_rule(&self, rule: &crate::store::StoredRule) -> StoreResult<()> {
