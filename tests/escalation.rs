@@ -663,3 +663,218 @@ async fn customer_tiers_scale_delays_and_an_sla_breach_jumps_to_the_next_step() 
             .all(|e| e.r#type != alerting::AlertEventType::SlaBreached as i32)
     );
 }
+
+/// Sets a service's escalation defaults.
+async fn configure_service(server: &Server, service: &str, update: alerting::UpdateServiceRequest) {
+    server
+        .catalog()
+        .await
+        .update_service(authed(
+            alerting::UpdateServiceRequest {
+                id: service.into(),
+                ..update
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
+async fn alert_now(server: &Server, id: &str) -> alerting::Alert {
+    server
+        .alerts()
+        .await
+        .get_alert(authed(
+            alerting::GetAlertRequest { id: id.into() },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn services_and_teams_escalate_by_default() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let bob = pageable(&server, &sink, "bob").await;
+    let mut escalation = server.escalation().await;
+    let to_alice = policy(
+        &mut escalation,
+        "to alice",
+        vec![step(0, vec![to_user(&alice)])],
+    )
+    .await;
+    let to_bob = policy(
+        &mut escalation,
+        "to bob",
+        vec![step(0, vec![to_user(&bob)])],
+    )
+    .await;
+
+    // A service's own default policy, with no routing rule at all.
+    let (edge, edge_key) = server.service_with_key("edge").await;
+    let status = server
+        .catalog()
+        .await
+        .update_service(authed(
+            alerting::UpdateServiceRequest {
+                id: edge.clone(),
+                update_mask: vec!["escalation_policy_id".into()],
+                escalation_policy_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .expect_err("an unknown policy");
+    assert_eq!(
+        status.message(),
+        "escalation_policy_id: no such escalation policy"
+    );
+    configure_service(
+        &server,
+        &edge,
+        alerting::UpdateServiceRequest {
+            update_mask: vec!["escalation_policy_id".into()],
+            escalation_policy_id: to_alice.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let on_edge = new_alert(&server, &edge_key, "edge-1 down").await;
+    eventually("the service default's page", async || {
+        (!paged(&received, &on_edge).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &on_edge), ["alice"]);
+
+    // A service without one takes the default of a team that looks after it.
+    let (core, core_key) = server.service_with_key("core").await;
+    server
+        .teams()
+        .await
+        .create_team(authed(
+            pb::CreateTeamRequest {
+                team: Some(pb::Team {
+                    name: "backbone".into(),
+                    service_ids: vec![core.clone()],
+                    default_escalation_policy_id: to_bob.id.clone(),
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let on_core = new_alert(&server, &core_key, "core-1 down").await;
+    eventually("the team default's page", async || {
+        (!paged(&received, &on_core).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &on_core), ["bob"]);
+    let audit = server.audit_of(&on_core).await;
+    assert!(
+        audit
+            .actions
+            .iter()
+            .any(|a| a.outcome == "escalating" && a.detail.contains("default policy")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_ack_timeout_triggers_again_and_restarts_the_chain_and_silence_resolves() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let mut escalation = server.escalation().await;
+    let to_alice = policy(
+        &mut escalation,
+        "to alice",
+        vec![step(0, vec![to_user(&alice)])],
+    )
+    .await;
+    let (edge, key) = server.service_with_key("edge").await;
+    configure_service(
+        &server,
+        &edge,
+        alerting::UpdateServiceRequest {
+            update_mask: vec!["escalation_policy_id".into(), "ack_timeout".into()],
+            escalation_policy_id: to_alice.id.clone(),
+            ack_timeout: seconds(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    let alert = new_alert(&server, &key, "edge-1 down").await;
+    eventually("the first page", async || {
+        (!paged(&received, &alert).is_empty()).then_some(())
+    })
+    .await;
+    server
+        .alerts()
+        .await
+        .acknowledge_alert(authed(
+            alerting::AcknowledgeAlertRequest {
+                id: alert.clone(),
+                user_id: alice.clone(),
+                note: "looking".into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    // Not resolved within 2 s: triggered again, and the chain pages from step 1 again.
+    eventually("the page after the ack timed out", async || {
+        (paged(&received, &alert).len() >= 2).then_some(())
+    })
+    .await;
+    let again = alert_now(&server, &alert).await;
+    assert_eq!(again.status, alerting::AlertStatus::Triggered as i32);
+    assert!(
+        again
+            .events
+            .iter()
+            .any(|e| e.message.contains("ack timeout of 2s: triggered again")),
+        "{:?}",
+        again.events
+    );
+    let status = escalation
+        .get_escalation_status(authed(
+            pb::GetEscalationStatusRequest {
+                alert_id: alert.clone(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let generations: Vec<i32> = status.chains.iter().map(|c| c.generation).collect();
+    assert!(
+        generations.contains(&0) && generations.contains(&1),
+        "{status:?}"
+    );
+    assert_eq!(paged(&received, &alert), ["alice", "alice"]);
+
+    // Auto-resolve: a source silent for 2 s has its open alerts resolved by the system.
+    configure_service(
+        &server,
+        &edge,
+        alerting::UpdateServiceRequest {
+            update_mask: vec!["auto_resolve_after".into()],
+            auto_resolve_after: seconds(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    let resolved = eventually("the auto-resolve", async || {
+        let now = alert_now(&server, &alert).await;
+        (now.status == alerting::AlertStatus::Resolved as i32).then_some(now)
+    })
+    .await;
+    assert_eq!(resolved.resolved_by, "system");
+}

@@ -52,6 +52,7 @@ on_both_stores!(
     contact_methods_round_trip,
     escalation_chains_and_pages,
     inhibition_rules_documents_and_holds,
+    service_timeouts_find_their_alerts,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -243,6 +244,86 @@ async fn users_and_tokens(store: Arc<dyn Store>) {
             .unwrap()
             .len(),
         0
+    );
+}
+
+async fn service_timeouts_find_their_alerts(store: Arc<dyn Store>) {
+    let svc = service("edge");
+    let other = service("core");
+    store.insert_service(&svc).await.unwrap();
+    store.insert_service(&other).await.unwrap();
+    assert_eq!(store.get_service(svc.id).await.unwrap(), Some(svc.clone()));
+    let mut quiet = alert(svc.id, 1, "quiet", &[]);
+    quiet.last_seen_at = at(10);
+    let mut chatty = alert(svc.id, 2, "chatty", &[]);
+    chatty.last_seen_at = at(40);
+    let mut elsewhere = alert(other.id, 3, "elsewhere", &[]);
+    elsewhere.last_seen_at = at(5);
+    let acked = alert(svc.id, 4, "acked", &[]);
+    store
+        .commit(&[
+            AlertWrite::Open(Box::new(quiet.clone())),
+            AlertWrite::Open(Box::new(chatty.clone())),
+            AlertWrite::Open(Box::new(elsewhere.clone())),
+            AlertWrite::Open(Box::new(acked.clone())),
+            AlertWrite::Acknowledge {
+                alert: reference(&acked),
+                by: "alice".into(),
+                at: at(20),
+                note: None,
+            },
+        ])
+        .await
+        .unwrap();
+    let ids = |alerts: Vec<Alert>| alerts.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    // Silent: open, this service, last seen before the cutoff, oldest first.
+    assert_eq!(
+        ids(store.silent_alerts(svc.id, at(35), 10).await.unwrap()),
+        [quiet.id, acked.id]
+    );
+    assert_eq!(
+        ids(store.silent_alerts(svc.id, at(35), 1).await.unwrap()),
+        [quiet.id]
+    );
+    // Stale acknowledgements: acknowledged before the cutoff.
+    assert!(
+        store
+            .stale_acknowledgements(svc.id, at(20), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store
+            .stale_acknowledgements(svc.id, at(21), 10)
+            .await
+            .unwrap()),
+        [acked.id]
+    );
+    // Triggered again: unacknowledged, and no longer stale.
+    store
+        .commit(&[AlertWrite::Retrigger {
+            alert: reference(&acked),
+            by: "system".into(),
+            at: at(50),
+            reason: "ack timeout".into(),
+        }])
+        .await
+        .unwrap();
+    let again = store.get_alert(acked.id).await.unwrap().unwrap();
+    assert_eq!(again.status, AlertStatus::Triggered);
+    assert_eq!((again.acknowledged_at, again.acknowledged_by), (None, None));
+    assert!(
+        store
+            .stale_acknowledgements(svc.id, at(59), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let last = store.alert_timeline(acked.id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.kind, last.message.as_str()),
+        (TimelineKind::Escalated, "ack timeout")
     );
 }
 

@@ -290,7 +290,9 @@ impl EscalationSupervisor {
         let mut started = Vec::new();
         for (policy_id, generation) in newest {
             let active = chains.iter().any(|c| {
-                c.policy_id == policy_id && c.generation == generation && c.status == ChainStatus::Active
+                c.policy_id == policy_id
+                    && c.generation == generation
+                    && c.status == ChainStatus::Active
             });
             if active {
                 continue;
@@ -298,8 +300,18 @@ impl EscalationSupervisor {
             let Some(policy) = load_policy(&state.deps, policy_id, &alert).await else {
                 continue;
             };
-            let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, generation + 1, Utc::now());
-            if store.insert_chain(&chain).await.map_err(|e| e.to_string())? {
+            let chain = Chain::start(
+                Uuid::new_v4(),
+                alert_id,
+                &policy,
+                generation + 1,
+                Utc::now(),
+            );
+            if store
+                .insert_chain(&chain)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Self::spawn_chain(myself, state, chain.clone())
                     .await
                     .map_err(|e| e.to_string())?;

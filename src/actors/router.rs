@@ -501,7 +501,11 @@ async fn escalate_at_once(
 }
 
 /// Starts the service's (or its team's) default policy for an alert no rule escalated.
-async fn escalate_by_default(parts: &RouterParts, alert: &Alert, policy: Uuid) -> pb::ActionOutcome {
+async fn escalate_by_default(
+    parts: &RouterParts,
+    alert: &Alert,
+    policy: Uuid,
+) -> pb::ActionOutcome {
     let (outcome, detail) = match parts.escalations.start(alert.id, policy).await {
         Ok(chain) => (
             "escalating".to_string(),

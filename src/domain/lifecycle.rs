@@ -449,8 +449,8 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::incoming::SenderState;
     use crate::domain::alert::TimelineKind;
+    use crate::domain::incoming::SenderState;
 
     fn key() -> AlertKey {
         AlertKey {
@@ -590,7 +590,10 @@ mod tests {
             by: "system".into(),
             reason: "acknowledgement timed out".into(),
         };
-        assert_eq!(command(&mut state, &key(), retrigger(), Utc::now()), Ok(None));
+        assert_eq!(
+            command(&mut state, &key(), retrigger(), Utc::now()),
+            Ok(None)
+        );
         let ack = Command::Acknowledge {
             by: "u".into(),
             note: None,

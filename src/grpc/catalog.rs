@@ -97,9 +97,7 @@ fn optional_duration(
     let duration = std::time::Duration::try_from(*given)
         .map_err(|_| Status::invalid_argument(format!("{field}: must be positive")))?;
     if duration < std::time::Duration::from_secs(1) {
-        return Err(Status::invalid_argument(format!(
-            "{field}: at least 1s"
-        )));
+        return Err(Status::invalid_argument(format!("{field}: at least 1s")));
     }
     Ok(Some(duration))
 }

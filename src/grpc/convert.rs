@@ -238,7 +238,9 @@ pub fn service_to_pb(service: &Service) -> pb::Service {
             .escalation_policy
             .map(|p| p.to_string())
             .unwrap_or_default(),
-        ack_timeout: service.ack_timeout.and_then(|d| prost_types::Duration::try_from(d).ok()),
+        ack_timeout: service
+            .ack_timeout
+            .and_then(|d| prost_types::Duration::try_from(d).ok()),
         auto_resolve_after: service
             .auto_resolve_after
             .and_then(|d| prost_types::Duration::try_from(d).ok()),

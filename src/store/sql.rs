@@ -36,7 +36,9 @@ pub(super) fn role(name: &str) -> StoreResult<Role> {
 
 /// A stored duration in milliseconds; NULL is none.
 pub(super) fn millis_to_duration(millis: Option<i64>) -> Option<std::time::Duration> {
-    millis.and_then(|m| u64::try_from(m).ok()).map(std::time::Duration::from_millis)
+    millis
+        .and_then(|m| u64::try_from(m).ok())
+        .map(std::time::Duration::from_millis)
 }
 
 pub(super) fn duration_to_millis(duration: Option<std::time::Duration>) -> Option<i64> {
