@@ -19,11 +19,13 @@ pub const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// A team's default policy and the services it looks after.
 type TeamDefaults = Arc<Vec<(Vec<String>, Uuid)>>;
+/// Each service read, when it was read (`None`: there is no such service).
+type ServiceCache = HashMap<Uuid, (Instant, Option<Service>)>;
 
 #[derive(Clone)]
 pub struct ServiceDefaults {
     store: Arc<dyn Store>,
-    services: Arc<Mutex<HashMap<Uuid, (Instant, Option<Service>)>>>,
+    services: Arc<Mutex<ServiceCache>>,
     teams: Arc<Mutex<Option<(Instant, TeamDefaults)>>>,
 }
 
