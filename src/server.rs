@@ -88,6 +88,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 webhooks: webhooks.clone(),
             },
             engine: engine.clone(),
+            idle_after: settings.engine.actor_idle_after,
         },
         shutdown.clone(),
     )

@@ -48,6 +48,10 @@ pub struct Metrics {
     pub active_actors: Gauge,
     /// Open alerts held by the shards, active or passive.
     pub open_alerts: Gauge,
+    /// Escalation chains with a live actor.
+    pub chains_live: Gauge,
+    /// Escalation chains passivated until their next step is near.
+    pub chains_passive: Gauge,
 }
 
 impl Metrics {
@@ -64,6 +68,8 @@ impl Metrics {
         let persister_queue = Gauge::default();
         let active_actors = Gauge::default();
         let open_alerts = Gauge::default();
+        let chains_live = Gauge::default();
+        let chains_passive = Gauge::default();
         registry.register(
             "alerts_received",
             "Alerts received, by source",
@@ -119,6 +125,16 @@ impl Metrics {
             "Open alerts held by the engine",
             open_alerts.clone(),
         );
+        registry.register(
+            "escalation_chains_live",
+            "Active escalation chains with a live actor",
+            chains_live.clone(),
+        );
+        registry.register(
+            "escalation_chains_passive",
+            "Active escalation chains passivated until their next step is near",
+            chains_passive.clone(),
+        );
         Arc::new(Metrics {
             registry,
             received,
@@ -132,6 +148,8 @@ impl Metrics {
             persister_queue,
             active_actors,
             open_alerts,
+            chains_live,
+            chains_passive,
         })
     }
 

@@ -878,3 +878,122 @@ async fn an_ack_timeout_triggers_again_and_restarts_the_chain_and_silence_resolv
     .await;
     assert_eq!(resolved.resolved_by, "system");
 }
+
+/// The value of a gauge on `/metrics`.
+async fn gauge(server: &Server, name: &str) -> i64 {
+    let text = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+#[tokio::test]
+async fn idle_chains_give_up_their_actors_and_come_back_when_needed() {
+    let (sink, received) = webhook_sink().await;
+    let db = Db::sqlite();
+    let server = Server::start_with(
+        &db,
+        &["--allow-private-destinations", "--actor-idle-seconds", "1"],
+    )
+    .await;
+    let (_, key) = server.service_with_key("core").await;
+    let alice = pageable(&server, &sink, "alice").await;
+    let bob = pageable(&server, &sink, "bob").await;
+    let mut escalation = server.escalation().await;
+    let slow = policy(
+        &mut escalation,
+        "slow",
+        vec![
+            step(0, vec![to_user(&alice)]),
+            step(60, vec![to_user(&bob)]),
+        ],
+    )
+    .await;
+    let soon = policy(
+        &mut escalation,
+        "soon",
+        vec![step(0, vec![to_user(&alice)]), step(3, vec![to_user(&bob)])],
+    )
+    .await;
+
+    // A minute to the next step: the chain waits without an actor.
+    let escalated = new_alert(&server, &key, "core-1 down").await;
+    let acked = new_alert(&server, &key, "core-2 down").await;
+    for alert in [&escalated, &acked] {
+        start(&mut escalation, alert, &slow.id).await;
+    }
+    eventually("both chains passive", async || {
+        (gauge(&server, "oncall_escalation_chains_passive").await == 2).then_some(())
+    })
+    .await;
+    // EscalateAlert brings one back and fires its step now.
+    server
+        .alerts()
+        .await
+        .escalate_alert(authed(
+            alerting::EscalateAlertRequest {
+                id: escalated.clone(),
+                reason: "customer on the phone".into(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    eventually("the escalated step", async || {
+        (paged(&received, &escalated).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &escalated), ["alice", "bob"]);
+    // An ack stops a passive chain for good.
+    server
+        .alerts()
+        .await
+        .acknowledge_alert(authed(
+            alerting::AcknowledgeAlertRequest {
+                id: acked.clone(),
+                user_id: alice.clone(),
+                note: String::new(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let status = eventually("the stopped chain", async || {
+        let status = escalation
+            .get_escalation_status(authed(
+                pb::GetEscalationStatusRequest {
+                    alert_id: acked.clone(),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .ok()?
+            .into_inner();
+        (status.chains.first()?.status == "stopped").then_some(status)
+    })
+    .await;
+    assert_eq!(status.chains.len(), 1);
+
+    // A passive chain wakes for its step on its own.
+    let woken = new_alert(&server, &key, "core-3 down").await;
+    start(&mut escalation, &woken, &soon.id).await;
+    eventually("the woken chain's step", async || {
+        (paged(&received, &woken).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(paged(&received, &woken), ["alice", "bob"]);
+    assert_eq!(paged(&received, &acked), ["alice"], "no page after the ack");
+    eventually("no chain left", async || {
+        (gauge(&server, "oncall_escalation_chains_passive").await == 0
+            && gauge(&server, "oncall_escalation_chains_live").await == 0)
+            .then_some(())
+    })
+    .await;
+}

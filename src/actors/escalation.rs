@@ -13,7 +13,7 @@
 //! Acks and resolves reach the supervisor from the engine's change stream; when that
 //! stream drops changes, the actors still read the alert before every page.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -46,6 +46,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(300);
 pub struct EscalationDeps {
     pub pager: Pager,
     pub engine: Engine,
+    /// A chain whose next step (or SLA deadline) is further off than this gives up its
+    /// actor and waits in the supervisor's timer queue (the alert actors' idle time).
+    pub idle_after: Duration,
 }
 
 /// The handle the API and routing use.
@@ -176,32 +179,144 @@ pub enum SupervisorMsg {
         reply: RpcReplyPort<Result<Vec<Chain>, String>>,
     },
     EscalateNow(Uuid),
+    /// A chain's actor stops until `wake`: nothing is due before then.
+    Passivate {
+        chain: Uuid,
+        alert: Uuid,
+        wake: DateTime<Utc>,
+    },
+    /// The timer queue's earliest wake is due.
+    Wake,
 }
 
 pub struct EscalationSupervisor;
 
 pub struct SupervisorState {
     deps: EscalationDeps,
-    /// Active chains by chain id, with their alert.
+    /// Active chains with a live actor, by chain id, with their alert.
     chains: HashMap<Uuid, (Uuid, ActorRef<ChainMsg>)>,
+    /// Active chains without one: their alert and when they must be woken.
+    passive: HashMap<Uuid, (Uuid, DateTime<Utc>)>,
+    /// The passive chains by wake time: the supervisor's one timer queue.
+    wakes: BTreeSet<(DateTime<Utc>, Uuid)>,
+    /// The earliest wake a timer is set for, so a later passivation sets none.
+    armed_for: Option<DateTime<Utc>>,
+}
+
+impl SupervisorState {
+    fn gauges(&self) {
+        let metrics = self.deps.engine.metrics();
+        metrics
+            .chains_live
+            .set(i64::try_from(self.chains.len()).unwrap_or(i64::MAX));
+        metrics
+            .chains_passive
+            .set(i64::try_from(self.passive.len()).unwrap_or(i64::MAX));
+    }
 }
 
 impl EscalationSupervisor {
+    /// Spawns a chain's actor. With `settle`, an actor with nothing due soon passivates
+    /// at once; without it (brought back for a command) it waits for that command.
     async fn spawn_chain(
         myself: &ActorRef<SupervisorMsg>,
         state: &mut SupervisorState,
         chain: Chain,
+        settle: bool,
     ) -> Result<(), ActorProcessingErr> {
         let (id, alert) = (chain.id, chain.alert_id);
         let (actor, _) = Actor::spawn_linked(
             None,
             ChainActor,
-            (chain, state.deps.clone(), myself.clone()),
+            (chain, state.deps.clone(), myself.clone(), settle),
             myself.get_cell(),
         )
         .await?;
         state.chains.insert(id, (alert, actor));
+        state.gauges();
         Ok(())
+    }
+
+    /// A chain's actor handed it back until `wake`.
+    fn passivate(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        chain: Uuid,
+        alert: Uuid,
+        wake: DateTime<Utc>,
+    ) {
+        state.chains.remove(&chain);
+        state.passive.insert(chain, (alert, wake));
+        state.wakes.insert((wake, chain));
+        if state.armed_for.is_none_or(|armed| wake < armed) {
+            state.armed_for = Some(wake);
+            let sleep = (wake - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            myself.send_after(sleep, || SupervisorMsg::Wake);
+        }
+        state.gauges();
+    }
+
+    /// Brings a passive chain back to a live actor, from the store.
+    async fn activate(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        chain: Uuid,
+        settle: bool,
+    ) -> Result<Option<ActorRef<ChainMsg>>, ActorProcessingErr> {
+        let Some((_, wake)) = state.passive.remove(&chain) else {
+            return Ok(state.chains.get(&chain).map(|(_, actor)| actor.clone()));
+        };
+        state.wakes.remove(&(wake, chain));
+        state.gauges();
+        match state.deps.pager.store.get_chain(chain).await? {
+            Some(stored) if stored.status == ChainStatus::Active => {
+                Self::spawn_chain(myself, state, stored, settle).await?;
+                Ok(state.chains.get(&chain).map(|(_, actor)| actor.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Wakes every passive chain that is due, and sets the timer for the next.
+    async fn wake_due(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.armed_for = None;
+        let now = Utc::now();
+        let due: Vec<Uuid> = state
+            .wakes
+            .iter()
+            .take_while(|(wake, _)| *wake <= now)
+            .map(|(_, chain)| *chain)
+            .collect();
+        for chain in due {
+            Self::activate(myself, state, chain, true).await?;
+        }
+        if let Some((next, _)) = state.wakes.first() {
+            state.armed_for = Some(*next);
+            let sleep = (*next - now).to_std().unwrap_or(Duration::ZERO);
+            myself.send_after(sleep, || SupervisorMsg::Wake);
+        }
+        Ok(())
+    }
+
+    /// The alert's chains, live or passive, each with a live actor.
+    async fn live_of_alert(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        alert: Uuid,
+    ) -> Result<Vec<ActorRef<ChainMsg>>, ActorProcessingErr> {
+        let passive: Vec<Uuid> = state
+            .passive
+            .iter()
+            .filter(|(_, (a, _))| *a == alert)
+            .map(|(chain, _)| *chain)
+            .collect();
+        for chain in passive {
+            Self::activate(myself, state, chain, false).await?;
+        }
+        Ok(Self::of_alert(state, alert))
     }
 
     fn of_alert(state: &SupervisorState, alert: Uuid) -> Vec<ActorRef<ChainMsg>> {
@@ -257,7 +372,7 @@ impl EscalationSupervisor {
                 .find(|c| c.policy_id == policy_id && c.generation == chain.generation)
                 .ok_or_else(|| "the alert's chain on this policy vanished".to_string());
         }
-        Self::spawn_chain(myself, state, chain.clone())
+        Self::spawn_chain(myself, state, chain.clone(), true)
             .await
             .map_err(|e| e.to_string())?;
         Ok(chain)
@@ -312,7 +427,7 @@ impl EscalationSupervisor {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                Self::spawn_chain(myself, state, chain.clone())
+                Self::spawn_chain(myself, state, chain.clone(), true)
                     .await
                     .map_err(|e| e.to_string())?;
                 started.push(chain);
@@ -365,10 +480,13 @@ impl Actor for EscalationSupervisor {
         let mut state = SupervisorState {
             deps,
             chains: HashMap::new(),
+            passive: HashMap::new(),
+            wakes: BTreeSet::new(),
+            armed_for: None,
         };
         // Soonest due first, so overdue steps catch up in the order they were due.
         for chain in state.deps.pager.store.active_chains().await? {
-            Self::spawn_chain(&myself, &mut state, chain).await?;
+            Self::spawn_chain(&myself, &mut state, chain, true).await?;
         }
         Ok(state)
     }
@@ -394,7 +512,7 @@ impl Actor for EscalationSupervisor {
                 }
             }
             SupervisorMsg::StopAlert { alert, reply } => {
-                for actor in Self::of_alert(state, alert) {
+                for actor in Self::live_of_alert(&myself, state, alert).await? {
                     let _ = actor.call(ChainMsg::Stop, Some(CALL_TIMEOUT)).await;
                 }
                 if let Some(reply) = reply {
@@ -408,8 +526,12 @@ impl Actor for EscalationSupervisor {
                 }
                 let _ = reply.send(result);
             }
+            SupervisorMsg::Passivate { chain, alert, wake } => {
+                Self::passivate(&myself, state, chain, alert, wake);
+            }
+            SupervisorMsg::Wake => Self::wake_due(&myself, state).await?,
             SupervisorMsg::EscalateNow(alert) => {
-                for actor in Self::of_alert(state, alert) {
+                for actor in Self::live_of_alert(&myself, state, alert).await? {
                     let _ = actor.cast(ChainMsg::EscalateNow);
                 }
             }
@@ -427,6 +549,7 @@ impl Actor for EscalationSupervisor {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some(chain) = Self::chain_of(state, cell) {
                     state.chains.remove(&chain);
+                    state.gauges();
                 }
             }
             SupervisionEvent::ActorFailed(cell, error) => {
@@ -437,7 +560,7 @@ impl Actor for EscalationSupervisor {
                     if let Some(stored) = state.deps.pager.store.get_chain(chain).await?
                         && stored.status == ChainStatus::Active
                     {
-                        Self::spawn_chain(&myself, state, stored).await?;
+                        Self::spawn_chain(&myself, state, stored, true).await?;
                     }
                 }
             }
@@ -466,6 +589,8 @@ pub struct ChainState {
     supervisor: ActorRef<SupervisorMsg>,
     timer: Option<JoinHandle<()>>,
     sla_timer: Option<JoinHandle<()>>,
+    /// When the SLA timer fires, while it is set.
+    sla_at: Option<DateTime<Utc>>,
 }
 
 impl Drop for ChainState {
@@ -497,11 +622,21 @@ impl ChainState {
         }));
     }
 
+    /// When nothing is due for longer than the idle time: the wake time (the next step
+    /// or the SLA deadline, whichever is first). A due step keeps the actor.
+    fn idle_until(&self) -> Option<DateTime<Utc>> {
+        let next = self.chain.next_fire_at?;
+        let wake = self.sla_at.map_or(next, |sla| sla.min(next));
+        let idle_after = chrono::Duration::from_std(self.deps.idle_after).ok()?;
+        (wake - Utc::now() > idle_after).then_some(wake)
+    }
+
     /// Sleeps until the alert's SLA deadline, if its tier sets one for its severity.
     fn arm_sla(&mut self, myself: &ActorRef<ChainMsg>, alert: &Alert) {
         let Some((deadline, _)) = sla_deadline(&self.deps, alert) else {
             return;
         };
+        self.sla_at = Some(deadline);
         let sleep = (deadline - Utc::now())
             .to_std()
             .map_or(Duration::ZERO, |d| d.min(MAX_SLEEP));
@@ -746,12 +881,12 @@ impl ChainState {
 impl Actor for ChainActor {
     type Msg = ChainMsg;
     type State = ChainState;
-    type Arguments = (Chain, EscalationDeps, ActorRef<SupervisorMsg>);
+    type Arguments = (Chain, EscalationDeps, ActorRef<SupervisorMsg>, bool);
 
     async fn pre_start(
         &self,
         myself: ActorRef<ChainMsg>,
-        (chain, deps, supervisor): (Chain, EscalationDeps, ActorRef<SupervisorMsg>),
+        (chain, deps, supervisor, settle): (Chain, EscalationDeps, ActorRef<SupervisorMsg>, bool),
     ) -> Result<ChainState, ActorProcessingErr> {
         let mut state = ChainState {
             chain,
@@ -759,6 +894,7 @@ impl Actor for ChainActor {
             supervisor,
             timer: None,
             sla_timer: None,
+            sla_at: None,
         };
         // Pages decided before a crash but not delivered go out now, once.
         if let Ok(Some(alert)) = state.deps.pager.store.get_alert(state.chain.alert_id).await
@@ -768,6 +904,10 @@ impl Actor for ChainActor {
             state.arm_sla(&myself, &alert);
         }
         state.arm(&myself);
+        if settle && state.idle_until().is_some() {
+            // Started (or started again) with nothing due soon: the check passivates it.
+            let _ = myself.cast(ChainMsg::Fire);
+        }
         Ok(state)
     }
 
@@ -788,12 +928,23 @@ impl Actor for ChainActor {
                 let _ = reply.send(());
                 false
             }
-            ChainMsg::SlaDue => state.breach(&myself).await,
+            ChainMsg::SlaDue => {
+                state.sla_at = None;
+                state.breach(&myself).await
+            }
         };
-        if active {
-            state.arm(&myself);
-        } else {
+        if !active {
             myself.stop(None);
+        } else if let Some(wake) = state.idle_until() {
+            // Nothing to do for a while: hand the chain to the supervisor's queue.
+            let _ = state.supervisor.cast(SupervisorMsg::Passivate {
+                chain: state.chain.id,
+                alert: state.chain.alert_id,
+                wake,
+            });
+            myself.stop(None);
+        } else {
+            state.arm(&myself);
         }
         Ok(())
     }
