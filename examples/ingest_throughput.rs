@@ -12,11 +12,14 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
 use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
+use support::{authed, rss_kib};
+
+mod support;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Mode {
@@ -48,27 +51,6 @@ struct Args {
     /// The server's pid, to read its RSS before and after.
     #[arg(long)]
     pid: Option<u32>,
-}
-
-fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
-
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS value")?
-        .parse()?)
 }
 
 fn webhook_body(run: &str, first: usize, count: usize) -> String {
