@@ -22,8 +22,7 @@ use oncall::grpc::pb::alerting::routing::v1 as routing;
 use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
-use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
-use support::{authed, rss_kib};
+use support::{authed, rss_kib, service_with_key};
 
 mod support;
 
@@ -118,28 +117,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (sink_url, pages) = sink().await?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let mut catalog = CatalogServiceClient::connect(args.grpc.clone()).await?;
-    let service = catalog
-        .create_service(authed(
-            pb::CreateServiceRequest {
-                name: format!("escalation-{run}"),
-                ..Default::default()
-            },
-            &args.token,
-        )?)
-        .await?
-        .into_inner();
-    let key = catalog
-        .create_integration_key(authed(
-            pb::CreateIntegrationKeyRequest {
-                service_id: service.id.clone(),
-                name: "load".into(),
-            },
-            &args.token,
-        )?)
-        .await?
-        .into_inner()
-        .key;
+    let (service_id, key) =
+        service_with_key(&args.grpc, &args.token, format!("escalation-{run}")).await?;
     let channel = |path: &str| routing::EscalationTarget {
         r#type: routing::EscalationTargetType::Channel as i32,
         webhook_url: format!("{sink_url}/{path}"),
@@ -198,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
         let page = alerts_client
             .list_alerts(authed(
                 pb::ListAlertsRequest {
-                    service_id: service.id.clone(),
+                    service_id: service_id.clone(),
                     page_size: 1_000,
                     page_token: token,
                     ..Default::default()

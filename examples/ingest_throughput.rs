@@ -16,8 +16,7 @@ use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use oncall::grpc::pb::alerting::v1 as pb;
 use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
-use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
-use support::{authed, rss_kib};
+use support::{authed, rss_kib, service_with_key};
 
 mod support;
 
@@ -78,29 +77,7 @@ fn webhook_body(run: &str, first: usize, count: usize) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let mut catalog = CatalogServiceClient::connect(args.grpc.clone()).await?;
-    let service = catalog
-        .create_service(authed(
-            pb::CreateServiceRequest {
-                name: format!("bench-{run}"),
-                description: "ingest_throughput".into(),
-                ..Default::default()
-            },
-            &args.token,
-        )?)
-        .await?
-        .into_inner();
-    let key = catalog
-        .create_integration_key(authed(
-            pb::CreateIntegrationKeyRequest {
-                service_id: service.id.clone(),
-                name: "bench".into(),
-            },
-            &args.token,
-        )?)
-        .await?
-        .into_inner()
-        .key;
+    let (_, key) = service_with_key(&args.grpc, &args.token, format!("bench-{run}")).await?;
     let rss_before = args.pid.map(rss_kib).transpose()?;
     let batches = args.alerts.div_ceil(args.batch);
     let started = Instant::now();

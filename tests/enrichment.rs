@@ -132,19 +132,6 @@ async fn rule(server: &Server, name: &str, condition: pb::RoutingCondition, url:
         .expect("rule");
 }
 
-async fn get(server: &Server, id: &str) -> alerting::Alert {
-    server
-        .alerts()
-        .await
-        .get_alert(authed(
-            alerting::GetAlertRequest { id: id.into() },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .expect("GetAlert")
-        .into_inner()
-}
-
 fn posted_to(received: &Received, path: &str) -> Vec<serde_json::Value> {
     received
         .lock()
@@ -433,7 +420,7 @@ async fn alerts_are_enriched_before_routing_and_rules_on_the_enriched_facts_fire
         .find(|a| a.fingerprint == "920301b2e33ecfe9")
         .expect("the BGP alert")
         .id;
-    let bgp = get(&server, &id).await;
+    let bgp = server.alert(&id).await;
     for (label, value) in [
         ("oncall_site", "IAD1"),
         ("oncall_site_type", "datacenter"),
@@ -500,7 +487,9 @@ async fn alerts_are_enriched_before_routing_and_rules_on_the_enriched_facts_fire
         .post_json(&format!("/api/v1/webhook/generic/{key}"), &hijack)
         .await;
     assert_eq!(status, 200, "{body}");
-    let hijack = get(&server, body["alert"]["id"].as_str().expect("id")).await;
+    let hijack = server
+        .alert(body["alert"]["id"].as_str().expect("id"))
+        .await;
     assert_eq!(hijack.severity, alerting::Severity::Critical as i32);
     assert_eq!(hijack.labels["oncall_bgp_kind"], "hijack");
     assert_eq!(hijack.labels["oncall_impact"], "critical");

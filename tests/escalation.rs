@@ -90,6 +90,38 @@ async fn new_alert(server: &Server, key: &str, summary: &str) -> String {
     answer["alert"]["id"].as_str().unwrap().to_string()
 }
 
+async fn escalate(server: &Server, alert: &str, reason: &str) {
+    server
+        .alerts()
+        .await
+        .escalate_alert(authed(
+            alerting::EscalateAlertRequest {
+                id: alert.into(),
+                reason: reason.into(),
+                ..Default::default()
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
+async fn acknowledge(server: &Server, alert: &str, user: &str) {
+    server
+        .alerts()
+        .await
+        .acknowledge_alert(authed(
+            alerting::AcknowledgeAlertRequest {
+                id: alert.into(),
+                user_id: user.into(),
+                note: "on it".into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
 /// Who was paged for an alert, in arrival order (the sink path names them).
 fn paged(received: &Received, alert: &str) -> Vec<String> {
     received
@@ -174,18 +206,7 @@ async fn steps_page_in_order_and_an_ack_stops_the_chain() {
         (!paged(&received, &second).is_empty()).then_some(())
     })
     .await;
-    server
-        .alerts()
-        .await
-        .acknowledge_alert(authed(
-            alerting::AcknowledgeAlertRequest {
-                id: second.clone(),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    acknowledge(&server, &second, &alice).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(paged(&received, &second), ["alice"]);
 
@@ -205,19 +226,7 @@ async fn steps_page_in_order_and_an_ack_stops_the_chain() {
         (!paged(&received, &third).is_empty()).then_some(())
     })
     .await;
-    server
-        .alerts()
-        .await
-        .escalate_alert(authed(
-            alerting::EscalateAlertRequest {
-                id: third.clone(),
-                reason: "nobody answers".into(),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    escalate(&server, &third, "nobody answers").await;
     eventually("the escalated page", async || {
         (paged(&received, &third).len() >= 2).then_some(())
     })
@@ -621,18 +630,7 @@ async fn customer_tiers_scale_delays_and_an_sla_breach_jumps_to_the_next_step() 
     })
     .await;
     assert_eq!(paged(&received, &platinum), ["alice", "bob"]);
-    let alert = server
-        .alerts()
-        .await
-        .get_alert(authed(
-            alerting::GetAlertRequest {
-                id: platinum.clone(),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let alert = server.alert(&platinum).await;
     let breaches: Vec<&alerting::AlertEvent> = alert
         .events
         .iter()
@@ -646,17 +644,7 @@ async fn customer_tiers_scale_delays_and_an_sla_breach_jumps_to_the_next_step() 
     );
 
     // An enterprise alert has no SLA at its severity: no breach is recorded.
-    let events = server
-        .alerts()
-        .await
-        .get_alert(authed(
-            alerting::GetAlertRequest { id: enterprise },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = server.alert(&enterprise).await.events;
     assert!(
         events
             .iter()
@@ -678,19 +666,6 @@ async fn configure_service(server: &Server, service: &str, update: alerting::Upd
         ))
         .await
         .unwrap();
-}
-
-async fn alert_now(server: &Server, id: &str) -> alerting::Alert {
-    server
-        .alerts()
-        .await
-        .get_alert(authed(
-            alerting::GetAlertRequest { id: id.into() },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 #[tokio::test]
@@ -815,25 +790,13 @@ async fn an_ack_timeout_triggers_again_and_restarts_the_chain_and_silence_resolv
         (!paged(&received, &alert).is_empty()).then_some(())
     })
     .await;
-    server
-        .alerts()
-        .await
-        .acknowledge_alert(authed(
-            alerting::AcknowledgeAlertRequest {
-                id: alert.clone(),
-                user_id: alice.clone(),
-                note: "looking".into(),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    acknowledge(&server, &alert, &alice).await;
     // Not resolved within 2 s: triggered again, and the chain pages from step 1 again.
     eventually("the page after the ack timed out", async || {
         (paged(&received, &alert).len() >= 2).then_some(())
     })
     .await;
-    let again = alert_now(&server, &alert).await;
+    let again = server.alert(&alert).await;
     assert_eq!(again.status, alerting::AlertStatus::Triggered as i32);
     assert!(
         again
@@ -872,7 +835,7 @@ async fn an_ack_timeout_triggers_again_and_restarts_the_chain_and_silence_resolv
     )
     .await;
     let resolved = eventually("the auto-resolve", async || {
-        let now = alert_now(&server, &alert).await;
+        let now = server.alert(&alert).await;
         (now.status == alerting::AlertStatus::Resolved as i32).then_some(now)
     })
     .await;
@@ -933,38 +896,14 @@ async fn idle_chains_give_up_their_actors_and_come_back_when_needed() {
     })
     .await;
     // EscalateAlert brings one back and fires its step now.
-    server
-        .alerts()
-        .await
-        .escalate_alert(authed(
-            alerting::EscalateAlertRequest {
-                id: escalated.clone(),
-                reason: "customer on the phone".into(),
-                ..Default::default()
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    escalate(&server, &escalated, "customer on the phone").await;
     eventually("the escalated step", async || {
         (paged(&received, &escalated).len() >= 2).then_some(())
     })
     .await;
     assert_eq!(paged(&received, &escalated), ["alice", "bob"]);
     // An ack stops a passive chain for good.
-    server
-        .alerts()
-        .await
-        .acknowledge_alert(authed(
-            alerting::AcknowledgeAlertRequest {
-                id: acked.clone(),
-                user_id: alice.clone(),
-                note: String::new(),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    acknowledge(&server, &acked, &alice).await;
     let status = eventually("the stopped chain", async || {
         let status = escalation
             .get_escalation_status(authed(

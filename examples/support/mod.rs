@@ -23,3 +23,36 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("VmRSS value")?
         .parse()?)
 }
+
+/// A new service and an integration key for it: (service id, plaintext key).
+pub async fn service_with_key(
+    grpc: &str,
+    token: &str,
+    name: String,
+) -> anyhow::Result<(String, String)> {
+    use oncall::grpc::pb::alerting::v1 as pb;
+    let mut catalog =
+        pb::catalog_service_client::CatalogServiceClient::connect(grpc.to_string()).await?;
+    let service = catalog
+        .create_service(authed(
+            pb::CreateServiceRequest {
+                name,
+                ..Default::default()
+            },
+            token,
+        )?)
+        .await?
+        .into_inner();
+    let key = catalog
+        .create_integration_key(authed(
+            pb::CreateIntegrationKeyRequest {
+                service_id: service.id.clone(),
+                name: "measurement".into(),
+            },
+            token,
+        )?)
+        .await?
+        .into_inner()
+        .key;
+    Ok((service.id, key))
+}

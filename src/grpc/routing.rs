@@ -96,20 +96,7 @@ pub fn compile(
     let time = match &rule.time_condition {
         None => None,
         Some(t) => {
-            let windows: Vec<(Vec<u8>, String, String)> = t
-                .windows
-                .iter()
-                .map(|w| {
-                    (
-                        w.days_of_week
-                            .iter()
-                            .map(|d| u8::try_from(*d).unwrap_or(u8::MAX))
-                            .collect(),
-                        w.start_time.clone(),
-                        w.end_time.clone(),
-                    )
-                })
-                .collect();
+            let windows = window_parts(&t.windows);
             Some(
                 TimeCondition::parse(&t.timezone, &windows, t.invert).map_err(|e| {
                     invalid(format!("{prefix}.time_condition.{}", e.field), e.reason)
@@ -347,6 +334,24 @@ fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -
         created_at: created,
         updated_at: Utc::now(),
     }
+}
+
+/// Time windows as `TimeCondition::parse` takes them: (days, start, end). A day out of
+/// range stays out of range, so parsing names it.
+pub fn window_parts(windows: &[pb::TimeWindow]) -> Vec<(Vec<u8>, String, String)> {
+    windows
+        .iter()
+        .map(|w| {
+            (
+                w.days_of_week
+                    .iter()
+                    .map(|d| u8::try_from(*d).unwrap_or(u8::MAX))
+                    .collect(),
+                w.start_time.clone(),
+                w.end_time.clone(),
+            )
+        })
+        .collect()
 }
 
 /// An alert as routing sees it, from its wire form. A sample (no id) is enriched as a new

@@ -52,20 +52,7 @@ pub fn compile(site: &pb::Site) -> Result<Site, Status> {
     let business_hours = if site.business_hours.is_empty() {
         None
     } else {
-        let windows: Vec<(Vec<u8>, String, String)> = site
-            .business_hours
-            .iter()
-            .map(|w| {
-                (
-                    w.days_of_week
-                        .iter()
-                        .map(|d| u8::try_from(*d).unwrap_or(u8::MAX))
-                        .collect(),
-                    w.start_time.clone(),
-                    w.end_time.clone(),
-                )
-            })
-            .collect();
+        let windows = super::routing::window_parts(&site.business_hours);
         let hours = TimeCondition::parse(&site.timezone, &windows, false).map_err(|e| {
             invalid(
                 format!(

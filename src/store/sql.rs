@@ -527,6 +527,32 @@ macro_rules! impl_sql_store {
             }
         }
 
+        impl $store {
+            /// Alerts of a service in a state (`filter`) whose `column` time is before
+            /// `before`, oldest first: what the service timeouts act on.
+            async fn alerts_older_than(
+                &self,
+                service_id: Uuid,
+                filter: &str,
+                column: &str,
+                before: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<Alert>> {
+                sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE service_id = $1 AND {filter} \
+                     AND {column} < $2 ORDER BY {column}, id LIMIT $3"
+                ))
+                .bind(service_id)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(alert_of)
+                .collect()
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> StoreResult<()> {
@@ -952,19 +978,8 @@ macro_rules! impl_sql_store {
                 before: DateTime<Utc>,
                 limit: i64,
             ) -> StoreResult<Vec<Alert>> {
-                sqlx::query(&format!(
-                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE service_id = $1 \
-                     AND status <> 'resolved' AND last_seen_at < $2 \
-                     ORDER BY last_seen_at, id LIMIT $3"
-                ))
-                .bind(service_id)
-                .bind(before)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(alert_of)
-                .collect()
+                self.alerts_older_than(service_id, "status <> 'resolved'", "last_seen_at", before, limit)
+                    .await
             }
 
             async fn stale_acknowledgements(
@@ -973,19 +988,8 @@ macro_rules! impl_sql_store {
                 before: DateTime<Utc>,
                 limit: i64,
             ) -> StoreResult<Vec<Alert>> {
-                sqlx::query(&format!(
-                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE service_id = $1 \
-                     AND status = 'acknowledged' AND acknowledged_at < $2 \
-                     ORDER BY acknowledged_at, id LIMIT $3"
-                ))
-                .bind(service_id)
-                .bind(before)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(alert_of)
-                .collect()
+                self.alerts_older_than(service_id, "status = 'acknowledged'", "acknowledged_at", before, limit)
+                    .await
             }
 
             async fn insert_rule(&self, rule: &crate::store::StoredRule) -> StoreResult<()> {

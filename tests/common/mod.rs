@@ -319,6 +319,16 @@ impl Server {
         CarrierServiceClient::new(self.channel().await)
     }
 
+    /// An alert as GetAlert shows it, with its events.
+    pub async fn alert(&self, id: &str) -> pb::Alert {
+        self.alerts()
+            .await
+            .get_alert(authed(pb::GetAlertRequest { id: id.into() }, ADMIN_TOKEN))
+            .await
+            .expect("GetAlert")
+            .into_inner()
+    }
+
     /// The newest routing audit entry of an alert, waiting for the router to write it.
     pub async fn audit_of(&self, alert_id: &str) -> routing::RoutingAuditLog {
         let mut client = self.routing().await;
