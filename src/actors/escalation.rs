@@ -17,7 +17,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
+};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -195,6 +197,8 @@ pub struct SupervisorState {
     deps: EscalationDeps,
     /// Active chains with a live actor, by chain id, with their alert.
     chains: HashMap<Uuid, (Uuid, ActorRef<ChainMsg>)>,
+    /// The same chains by their actor, so a supervision event finds its chain at once.
+    by_actor: HashMap<ActorId, Uuid>,
     /// Active chains without one: their alert and when they must be woken.
     passive: HashMap<Uuid, (Uuid, DateTime<Utc>)>,
     /// The passive chains by wake time: the supervisor's one timer queue.
@@ -204,6 +208,13 @@ pub struct SupervisorState {
 }
 
 impl SupervisorState {
+    /// The chain no longer has a live actor.
+    fn forget(&mut self, chain: Uuid) {
+        if let Some((_, actor)) = self.chains.remove(&chain) {
+            self.by_actor.remove(&actor.get_id());
+        }
+    }
+
     fn gauges(&self) {
         let metrics = self.deps.engine.metrics();
         metrics
@@ -232,6 +243,7 @@ impl EscalationSupervisor {
             myself.get_cell(),
         )
         .await?;
+        state.by_actor.insert(actor.get_id(), id);
         state.chains.insert(id, (alert, actor));
         state.gauges();
         Ok(())
@@ -245,7 +257,7 @@ impl EscalationSupervisor {
         alert: Uuid,
         wake: DateTime<Utc>,
     ) {
-        state.chains.remove(&chain);
+        state.forget(chain);
         state.passive.insert(chain, (alert, wake));
         state.wakes.insert((wake, chain));
         if state.armed_for.is_none_or(|armed| wake < armed) {
@@ -329,11 +341,7 @@ impl EscalationSupervisor {
     }
 
     fn chain_of(state: &SupervisorState, cell: &ActorCell) -> Option<Uuid> {
-        state
-            .chains
-            .iter()
-            .find(|(_, (_, actor))| actor.get_id() == cell.get_id())
-            .map(|(id, _)| *id)
+        state.by_actor.get(&cell.get_id()).copied()
     }
 
     async fn start(
@@ -480,6 +488,7 @@ impl Actor for EscalationSupervisor {
         let mut state = SupervisorState {
             deps,
             chains: HashMap::new(),
+            by_actor: HashMap::new(),
             passive: HashMap::new(),
             wakes: BTreeSet::new(),
             armed_for: None,
@@ -548,13 +557,13 @@ impl Actor for EscalationSupervisor {
         match &event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some(chain) = Self::chain_of(state, cell) {
-                    state.chains.remove(&chain);
+                    state.forget(chain);
                     state.gauges();
                 }
             }
             SupervisionEvent::ActorFailed(cell, error) => {
                 if let Some(chain) = Self::chain_of(state, cell) {
-                    state.chains.remove(&chain);
+                    state.forget(chain);
                     tracing::error!(%chain, %error, "chain actor failed; restarting it from the store");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     if let Some(stored) = state.deps.pager.store.get_chain(chain).await?
