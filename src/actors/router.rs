@@ -314,9 +314,8 @@ async fn route_one(
             carry_flap_summary(&mut current, flaps);
             None
         }
-        None => dampen(parts, alert, &mut current).await,
+        None => dampen(parts, alert, &mut current, &mut routed).await,
     };
-    routed.labels = current.labels.clone();
     let decision = rules.decide(&routed, now, false, Explain::Matches);
     let default_policy = parts.service_defaults.policy_for(alert.service_id).await;
     if maintenance.is_none()
@@ -404,7 +403,12 @@ fn audit(
 
 /// Asks the flap dampener about a route-flap alert; the peer when the alert is held for
 /// its window's summary. A peer that is flapping marks the alert `oncall_flapping=true`.
-async fn dampen(parts: &RouterParts, alert: &Alert, current: &mut Alert) -> Option<String> {
+async fn dampen(
+    parts: &RouterParts,
+    alert: &Alert,
+    current: &mut Alert,
+    routed: &mut crate::domain::routing::RoutedAlert,
+) -> Option<String> {
     let peer = current.labels.get(LABEL_BGP_PEER)?.clone();
     if current.labels.get(LABEL_BGP_KIND).map(String::as_str) != Some(BgpKind::RouteFlap.as_str()) {
         return None;
@@ -429,6 +433,8 @@ async fn dampen(parts: &RouterParts, alert: &Alert, current: &mut Alert) -> Opti
     };
     if answer.flapping && !current.labels.contains_key(LABEL_FLAPPING) {
         current.labels.insert(LABEL_FLAPPING.into(), "true".into());
+        // The rules decide on the mark too.
+        routed.labels.insert(LABEL_FLAPPING.into(), "true".into());
         let command = Command::Update {
             by: ACTOR_ROUTING.into(),
             changes: AlertChanges {

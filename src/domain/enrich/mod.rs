@@ -12,7 +12,7 @@ mod carrier;
 mod equipment;
 mod flap;
 mod reference;
-mod site;
+pub(crate) mod site;
 mod tier;
 
 #[cfg(test)]

@@ -88,3 +88,35 @@ impl Site {
         self.device_patterns.iter().any(|p| p.is_match(hostname))
     }
 }
+
+/// A site for tests elsewhere in the domain: a New York site open 09:00–17:00 on
+/// weekdays.
+#[cfg(test)]
+pub(crate) fn sample(code: &str, site_type: SiteType, patterns: &[&str]) -> Site {
+    Site {
+        id: Uuid::new_v4(),
+        code: code.into(),
+        name: format!("{code} site"),
+        site_type,
+        region: "us-east".into(),
+        country: "US".into(),
+        city: "Ashburn".into(),
+        tier: 1,
+        time_zone: chrono_tz::America::New_York,
+        business_hours: Some(
+            TimeCondition::parse(
+                "America/New_York",
+                &[(vec![1, 2, 3, 4, 5], "09:00".into(), "17:00".into())],
+                false,
+            )
+            .expect("valid hours"),
+        ),
+        primary_team: None,
+        secondary_team: None,
+        escalation_policy: None,
+        device_patterns: patterns
+            .iter()
+            .map(|p| Regex::new(p).expect("pattern"))
+            .collect(),
+    }
+}

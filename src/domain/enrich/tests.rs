@@ -8,31 +8,11 @@ use regex::Regex;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::routing::TimeCondition;
 
 fn reference() -> ReferenceData {
     let site = |code: &str, site_type, region: &str, patterns: &[&str]| Site {
-        id: Uuid::new_v4(),
-        code: code.into(),
-        name: format!("{code} site"),
-        site_type,
         region: region.into(),
-        country: "US".into(),
-        city: String::new(),
-        tier: 1,
-        time_zone: chrono_tz::America::New_York,
-        business_hours: Some(
-            TimeCondition::parse(
-                "America/New_York",
-                &[(vec![1, 2, 3, 4, 5], "09:00".into(), "17:00".into())],
-                false,
-            )
-            .unwrap(),
-        ),
-        primary_team: None,
-        secondary_team: None,
-        escalation_policy: None,
-        device_patterns: patterns.iter().map(|p| Regex::new(p).unwrap()).collect(),
+        ..site::sample(code, site_type, patterns)
     };
     ReferenceData::new(
         vec![

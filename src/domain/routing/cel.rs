@@ -364,31 +364,8 @@ mod tests {
 
     #[test]
     fn reference_entities_and_business_hours() {
-        use crate::domain::enrich::{ReferenceFacts, Site, SiteType};
-        use crate::domain::routing::TimeCondition;
-        let site = Site {
-            id: uuid::Uuid::nil(),
-            code: "IAD1".into(),
-            name: "Ashburn 1".into(),
-            site_type: SiteType::Pop,
-            region: "us-east".into(),
-            country: "US".into(),
-            city: "Ashburn".into(),
-            tier: 1,
-            time_zone: chrono_tz::America::New_York,
-            business_hours: Some(
-                TimeCondition::parse(
-                    "America/New_York",
-                    &[(vec![1, 2, 3, 4, 5], "09:00".into(), "17:00".into())],
-                    false,
-                )
-                .unwrap(),
-            ),
-            primary_team: None,
-            secondary_team: None,
-            escalation_policy: None,
-            device_patterns: Vec::new(),
-        };
+        use crate::domain::enrich::{ReferenceFacts, SiteType, site};
+        let site = site::sample("IAD1", SiteType::Pop, &[]);
         let mut alert = alert();
         alert.reference = ReferenceFacts {
             site: Some(Arc::new(site)),
