@@ -1,0 +1,359 @@
+//! oncall's load harness: sends an ISP alert storm to a running oncall (and, to compare,
+//! to a Prometheus Alertmanager), measures what was taken and how fast, and checks
+//! afterwards that every alert the target acknowledged is really there.
+
+mod alertmanager;
+mod drive;
+mod grpc;
+mod http;
+mod report;
+mod storm;
+mod target;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::alertmanager::AlertmanagerArgs;
+use crate::drive::{Driven, drive};
+use crate::grpc::{GrpcConnection, Rpc};
+use crate::http::{Format, HttpConnection};
+use crate::report::{Presence, Progress, Summary, Tally};
+use crate::storm::{Storm, StormArgs};
+use crate::target::{TargetArgs, rss_kib};
+
+#[derive(Parser)]
+#[command(
+    name = "loadtest",
+    version,
+    about = "Alert storms against oncall, measured"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Alertmanager webhook v4 batches over HTTP, as fast as oncall answers.
+    StormWebhook(Common),
+    /// gRPC ingest: IngestAlerts streams or BatchCreateAlerts calls.
+    StormGrpc {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value_t = Rpc::Stream)]
+        rpc: Rpc,
+    },
+    /// PagerDuty Events API v2 trigger events, one per request (--batch is ignored).
+    Pagerduty(Common),
+    /// A steady rate for a duration: --rate alerts/s for --duration-seconds.
+    Soak {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        duration_seconds: u64,
+        /// The path the soak goes through.
+        #[arg(long, value_enum, default_value_t = Via::Webhook)]
+        via: Via,
+    },
+    /// The same storm to oncall's webhook and to Alertmanager's /api/v2/alerts, one after
+    /// the other, with both rates and their ratio.
+    CompareAlertmanager {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        alertmanager: AlertmanagerArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    storm: StormArgs,
+    /// Concurrent connections (HTTP keep-alive connections, gRPC streams or channels).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    connections: u64,
+    /// Hold the run to this many alerts per second (0: as fast as the target answers).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Seconds between progress lines on stderr.
+    #[arg(long, default_value_t = 1.0)]
+    progress_seconds: f64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Via {
+    Webhook,
+    Grpc,
+}
+
+/// How one run reaches oncall.
+#[derive(Clone, Copy)]
+enum Path {
+    Webhook,
+    PagerDuty,
+    Grpc(Rpc),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let json_file = cli.scenario.common().json.clone();
+    let (summaries, json) = match cli.scenario {
+        Scenario::StormWebhook(common) => {
+            let s = run_oncall("storm-webhook", &common, Path::Webhook).await?;
+            let json = s.json();
+            (vec![s], json)
+        }
+        Scenario::StormGrpc { common, rpc } => {
+            let s = run_oncall("storm-grpc", &common, Path::Grpc(rpc)).await?;
+            let json = s.json();
+            (vec![s], json)
+        }
+        Scenario::Pagerduty(mut common) => {
+            common.storm.batch = 1;
+            let s = run_oncall("pagerduty", &common, Path::PagerDuty).await?;
+            let json = s.json();
+            (vec![s], json)
+        }
+        Scenario::Soak {
+            mut common,
+            duration_seconds,
+            via,
+        } => {
+            if common.rate <= 0.0 {
+                bail!("soak needs --rate (alerts per second) above 0");
+            }
+            common.storm.alerts = (common.rate * duration_seconds as f64).ceil() as u64;
+            let path = match via {
+                Via::Webhook => Path::Webhook,
+                Via::Grpc => Path::Grpc(Rpc::Stream),
+            };
+            let s = run_oncall("soak", &common, path).await?;
+            let json = s.json();
+            (vec![s], json)
+        }
+        Scenario::CompareAlertmanager {
+            common,
+            alertmanager,
+        } => {
+            let ours = run_oncall("storm-webhook", &common, Path::Webhook).await?;
+            let theirs = run_alertmanager(&common, &alertmanager).await?;
+            let ratio = ours.rate() / theirs.rate().max(1e-9);
+            println!(
+                "oncall {:.0} alerts/s, Alertmanager {:.0} alerts/s: oncall at {ratio:.2}× \
+                 Alertmanager's rate",
+                ours.rate(),
+                theirs.rate()
+            );
+            let json = serde_json::json!({
+                "oncall": ours.json(),
+                "alertmanager": theirs.json(),
+                "ratio": ratio,
+            });
+            (vec![ours, theirs], json)
+        }
+    };
+    if let Some(path) = json_file {
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+    }
+    check(&summaries)
+}
+
+impl Scenario {
+    fn common(&self) -> &Common {
+        match self {
+            Scenario::StormWebhook(common)
+            | Scenario::Pagerduty(common)
+            | Scenario::StormGrpc { common, .. }
+            | Scenario::Soak { common, .. }
+            | Scenario::CompareAlertmanager { common, .. } => common,
+        }
+    }
+}
+
+/// A run's own id: its alerts carry it as the `loadtest_run` label and in their
+/// fingerprints, so runs never collide and each can be counted apart.
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+fn starts_at() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// One run against oncall, on its own service, checked afterwards.
+async fn run_oncall(scenario: &str, common: &Common, path: Path) -> anyhow::Result<Summary> {
+    let target = &common.target;
+    let run = new_run_id();
+    let service = target.create_service(&run).await?;
+    let storm = Storm::new(run.clone(), common.storm.clone());
+    let rss_before = target.pid.map(rss_kib).transpose()?;
+    let tally = Arc::new(Tally::default());
+    let driven = {
+        let _progress = progress(scenario, &tally, common);
+        let n = common.connections;
+        match path {
+            Path::Webhook | Path::PagerDuty => {
+                let (url, format) = match path {
+                    Path::PagerDuty => (format!("{}/v2/enqueue", target.target), Format::PagerDuty),
+                    _ => (
+                        format!(
+                            "{}/api/v1/webhook/alertmanager/{}",
+                            target.target, service.key
+                        ),
+                        Format::AlertmanagerWebhook,
+                    ),
+                };
+                let at = starts_at();
+                let connections = (0..n)
+                    .map(|_| {
+                        HttpConnection::new(url.clone(), format, service.key.clone(), at.clone())
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                drive(connections, &storm, pace(common), &tally).await?
+            }
+            Path::Grpc(rpc) => {
+                let mut connections = Vec::new();
+                for _ in 0..n {
+                    connections.push(
+                        GrpcConnection::connect(&target.grpc_target, rpc, service.key.clone())
+                            .await?,
+                    );
+                }
+                drive(connections, &storm, pace(common), &tally).await?
+            }
+        }
+    };
+    let present = target.alerts_of(&service).await?;
+    let rss_after = target.pid.map(rss_kib).transpose()?;
+    let shown = match path {
+        Path::Grpc(_) => &target.grpc_target,
+        _ => &target.target,
+    };
+    Ok(summarise(
+        scenario,
+        shown,
+        &run,
+        common,
+        &tally,
+        driven,
+        present,
+        rss_before.zip(rss_after),
+    ))
+}
+
+/// The same storm against Prometheus Alertmanager's own API.
+async fn run_alertmanager(common: &Common, args: &AlertmanagerArgs) -> anyhow::Result<Summary> {
+    let started = match &args.start_alertmanager {
+        Some(binary) => Some(alertmanager::start(binary).await?),
+        None => None,
+    };
+    let (url, pid) = match &started {
+        Some(s) => (s.url.clone(), s.pid),
+        None => (args.alertmanager.clone(), args.alertmanager_pid),
+    };
+    let run = new_run_id();
+    let storm = Storm::new(run.clone(), common.storm.clone());
+    let rss_before = pid.map(rss_kib).transpose()?;
+    let tally = Arc::new(Tally::default());
+    let driven = {
+        let _progress = progress("alertmanager", &tally, common);
+        let at = starts_at();
+        let connections = (0..common.connections)
+            .map(|_| {
+                HttpConnection::new(
+                    format!("{url}/api/v2/alerts"),
+                    Format::AlertmanagerApi,
+                    String::new(),
+                    at.clone(),
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        drive(connections, &storm, pace(common), &tally).await?
+    };
+    let present = alertmanager::alerts_of(&url, &run).await?;
+    let rss_after = pid.map(rss_kib).transpose()?;
+    Ok(summarise(
+        "alertmanager",
+        &url,
+        &run,
+        common,
+        &tally,
+        driven,
+        present,
+        rss_before.zip(rss_after),
+    ))
+}
+
+fn pace(common: &Common) -> Option<f64> {
+    (common.rate > 0.0).then_some(common.rate)
+}
+
+fn progress(label: &str, tally: &Arc<Tally>, common: &Common) -> Progress {
+    let every = Duration::from_secs_f64(common.progress_seconds.max(0.1));
+    Progress::start(label.to_string(), tally.clone(), every)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    scenario: &str,
+    target: &str,
+    run: &str,
+    common: &Common,
+    tally: &Tally,
+    driven: Driven,
+    present: u64,
+    rss_kib: Option<(u64, u64)>,
+) -> Summary {
+    let Driven {
+        elapsed,
+        latency,
+        mut acked_keys,
+    } = driven;
+    acked_keys.sort_unstable();
+    acked_keys.dedup();
+    let mut summary = Summary::new(
+        scenario,
+        target,
+        run,
+        common.storm.batch,
+        common.connections as usize,
+        tally,
+        elapsed,
+        latency,
+    );
+    summary.rss_kib = rss_kib;
+    summary.presence = Some(Presence {
+        acked_distinct: acked_keys.len() as u64,
+        present,
+    });
+    summary.print();
+    summary
+}
+
+/// Fails the process when a run lost an alert it acknowledged, or measured nothing.
+fn check(summaries: &[Summary]) -> anyhow::Result<()> {
+    for s in summaries {
+        if !s.complete() {
+            bail!(
+                "{} at {}: acknowledged alerts are MISSING (run {})",
+                s.scenario,
+                s.target,
+                s.run
+            );
+        }
+        if s.rate() == 0.0 {
+            bail!("{} at {}: no alert was acknowledged", s.scenario, s.target);
+        }
+    }
+    Ok(())
+}
