@@ -227,8 +227,10 @@ impl ShardState {
             } else {
                 let numbers = &self.numbers;
                 let decision =
+                    // Time-ordered ids: a storm's inserts append to the primary key's
+                    // B-tree instead of landing on random pages of it.
                     lifecycle::ingest(self.passive.get(&key), &key, incoming, now, || {
-                        (Uuid::new_v4(), numbers.fetch_add(1, Ordering::Relaxed) + 1)
+                        (Uuid::now_v7(), numbers.fetch_add(1, Ordering::Relaxed) + 1)
                     });
                 match decision.next {
                     Some(next) => {
