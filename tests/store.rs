@@ -53,6 +53,7 @@ on_both_stores!(
     escalation_chains_and_pages,
     inhibition_rules_documents_and_holds,
     service_timeouts_find_their_alerts,
+    alerts_unchanged_since_open,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -325,6 +326,40 @@ async fn service_timeouts_find_their_alerts(store: Arc<dyn Store>) {
         (last.kind, last.message.as_str()),
         (TimelineKind::Escalated, "ack timeout")
     );
+}
+
+async fn alerts_unchanged_since_open(store: Arc<dyn Store>) {
+    let svc = service("core");
+    store.insert_service(&svc).await.unwrap();
+    let untouched = alert(svc.id, 1, "fp-1", &[]);
+    let repeated = alert(svc.id, 2, "fp-2", &[]);
+    let acknowledged = alert(svc.id, 3, "fp-3", &[]);
+    let opens =
+        [&untouched, &repeated, &acknowledged].map(|a| AlertWrite::Open(Box::new(a.clone())));
+    store.commit(&opens).await.unwrap();
+    store
+        .commit(&[
+            // A repeat at the very instant the alert opened (one batch, one clock reading).
+            AlertWrite::Repeat {
+                alert: reference(&repeated),
+                seen_at: repeated.created_at,
+                annotations: None,
+            },
+            AlertWrite::Acknowledge {
+                alert: reference(&acknowledged),
+                by: "alice".into(),
+                at: at(31),
+                note: None,
+            },
+        ])
+        .await
+        .unwrap();
+    let never_stored = Uuid::new_v4();
+    let unchanged = store
+        .unchanged_since_open(&[untouched.id, repeated.id, acknowledged.id, never_stored])
+        .await
+        .unwrap();
+    assert_eq!(unchanged, vec![untouched.id]);
 }
 
 async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {

@@ -5,6 +5,7 @@
 //! unbounded, so a semaphore of in-flight alerts is what keeps a storm from growing
 //! memory. Edges that get [`EngineError::Overloaded`] answer 429/503/RESOURCE_EXHAUSTED.
 
+use std::collections::HashSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -222,16 +223,19 @@ impl Engine {
             });
         let mut results: Vec<Option<IngestResult>> = vec![None; total];
         let mut commits = Vec::new();
+        let mut opened = Vec::new();
         let mut failure = None;
         for (shard, answer) in join_all(calls).await {
             match flatten(answer) {
                 Ok(ShardIngest {
                     results: shard_results,
                     commits: shard_commits,
+                    opened: shard_opened,
                 }) => {
                     for (position, result) in shard_results {
                         results[position] = Some(result);
                     }
+                    opened.extend(shard_opened);
                     commits.extend(shard_commits.into_iter().map(|c| (shard.clone(), c)));
                 }
                 Err(error) => failure = Some(error),
@@ -239,6 +243,7 @@ impl Engine {
         }
         Ok(PendingIngest {
             results,
+            opened,
             commits,
             failure,
             started,
@@ -357,6 +362,7 @@ impl Engine {
 /// A request the shards have decided, waiting for its commits.
 pub struct PendingIngest {
     results: Vec<Option<IngestResult>>,
+    opened: Vec<Alert>,
     commits: Vec<(ActorRef<ShardMsg>, CommitReceipt)>,
     failure: Option<EngineError>,
     started: Instant,
@@ -381,15 +387,19 @@ impl PendingIngest {
         self.metrics
             .request_committed(total, self.started.elapsed().as_secs_f64());
         if let Some(router) = &self.router {
+            let known: HashSet<Uuid> = self.opened.iter().map(|a| a.id).collect();
             let created = self
                 .results
                 .iter()
                 .flatten()
-                .filter(|r| r.outcome == IngestOutcome::Created);
-            for result in created {
-                if let Some(alert) = &result.alert {
-                    router.route(alert.id).await;
-                }
+                .filter(|r| r.outcome == IngestOutcome::Created)
+                .filter_map(|r| r.alert.as_ref())
+                .filter(|a| !known.contains(&a.id));
+            for alert in created {
+                router.route(alert.id).await;
+            }
+            for alert in self.opened {
+                router.route_opened(alert).await;
             }
         }
         Ok(IngestReport {

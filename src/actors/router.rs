@@ -7,7 +7,7 @@
 //! cut short by a stop is routed on the next start; that can repeat an action, never
 //! skip one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,9 @@ pub struct Router {
 #[derive(Clone, Debug)]
 struct RouteRequest {
     alert: Uuid,
+    /// The alert as it opened, when the request comes straight from ingest; used unless
+    /// the alert changed since.
+    opened: Option<Box<Alert>>,
     expired: Option<Uuid>,
     flaps: Option<PeerSummary>,
 }
@@ -96,6 +99,18 @@ impl Router {
     pub async fn route(&self, alert_id: Uuid) {
         self.send(RouteRequest {
             alert: alert_id,
+            opened: None,
+            expired: None,
+            flaps: None,
+        })
+        .await;
+    }
+
+    /// Queues an alert ingest has just opened and committed, with its opening copy.
+    pub async fn route_opened(&self, alert: Alert) {
+        self.send(RouteRequest {
+            alert: alert.id,
+            opened: Some(Box::new(alert)),
             expired: None,
             flaps: None,
         })
@@ -107,6 +122,7 @@ impl Router {
     pub async fn route_flap_summary(&self, summary: PeerSummary) {
         self.send(RouteRequest {
             alert: summary.summary.first_held,
+            opened: None,
             expired: None,
             flaps: Some(summary),
         })
@@ -131,6 +147,7 @@ impl Router {
     pub async fn route_after_suppression(&self, alert_id: Uuid, rule: Uuid) {
         self.send(RouteRequest {
             alert: alert_id,
+            opened: None,
             expired: Some(rule),
             flaps: None,
         })
@@ -182,7 +199,7 @@ async fn route_batch(
         .iter()
         .filter_map(|r| Some((r.alert, r.flaps.as_ref()?)))
         .collect();
-    let alerts = parts.store.get_alerts(&ids).await?;
+    let alerts = current_alerts(&*parts.store, batch).await?;
     let now = Utc::now();
     let rules = parts.rules.current();
     // Sources first, so a target routed beside its source in one batch is held by it.
@@ -217,6 +234,40 @@ async fn route_batch(
         hold_targets(&*parts.store, &parts.engine, source, &rules).await;
     }
     Ok(())
+}
+
+/// The batch's alerts as they are now: the opening copies of those still unchanged
+/// (the storm case: one narrow read), the rest read whole.
+async fn current_alerts(
+    store: &dyn Store,
+    batch: &[RouteRequest],
+) -> Result<Vec<Alert>, crate::store::StoreError> {
+    let with_copy: Vec<Uuid> = batch
+        .iter()
+        .filter(|r| r.opened.is_some())
+        .map(|r| r.alert)
+        .collect();
+    let unchanged: HashSet<Uuid> = if with_copy.is_empty() {
+        HashSet::new()
+    } else {
+        store
+            .unchanged_since_open(&with_copy)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut alerts = Vec::with_capacity(batch.len());
+    let mut read = Vec::new();
+    for request in batch {
+        match &request.opened {
+            Some(copy) if unchanged.contains(&request.alert) => alerts.push(Alert::clone(copy)),
+            _ => read.push(request.alert),
+        }
+    }
+    if !read.is_empty() {
+        alerts.extend(store.get_alerts(&read).await?);
+    }
+    Ok(alerts)
 }
 
 /// What a routing request says beyond the alert.

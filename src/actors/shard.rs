@@ -20,9 +20,10 @@ use uuid::Uuid;
 use super::alert::{AlertActor, AlertArgs, AlertMsg, CommandReceipt};
 use super::persister::{CommitReceipt, Persister};
 use super::{EngineError, IngestResult};
+use crate::domain::alert::Alert;
 use crate::domain::fingerprint::AlertKey;
 use crate::domain::incoming::IncomingAlert;
-use crate::domain::lifecycle::{self, AlertState, Command};
+use crate::domain::lifecycle::{self, AlertState, AlertWrite, Command};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -33,6 +34,9 @@ const ACTOR_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ShardIngest {
     pub results: Vec<(usize, IngestResult)>,
     pub commits: Vec<CommitReceipt>,
+    /// The alerts this request opened, as written: routing uses them rather than reading
+    /// every new alert of a storm back from the store.
+    pub opened: Vec<Alert>,
 }
 
 pub enum ShardMsg {
@@ -207,6 +211,7 @@ impl ShardState {
         let mut writes = Vec::with_capacity(items.len());
         let mut results = Vec::with_capacity(items.len());
         let mut commits = Vec::new();
+        let mut opened = Vec::new();
         let mut failure = None;
         for (position, key, incoming) in items {
             let source = incoming.source.clone();
@@ -244,6 +249,9 @@ impl ShardState {
                         }
                     }
                 }
+                if let Some(AlertWrite::Open(alert)) = &decision.write {
+                    opened.push(Alert::clone(alert));
+                }
                 writes.extend(decision.write);
                 IngestResult {
                     outcome: decision.outcome,
@@ -258,7 +266,11 @@ impl ShardState {
         commits.push(self.persister.submit(writes).await?);
         match failure {
             Some(error) => Err(error),
-            None => Ok(ShardIngest { results, commits }),
+            None => Ok(ShardIngest {
+                results,
+                commits,
+                opened,
+            }),
         }
     }
 

@@ -356,6 +356,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The alerts with these ids that exist, in no particular order.
     async fn get_alerts(&self, ids: &[Uuid]) -> StoreResult<Vec<Alert>>;
+    /// Which of these alerts are exactly as they opened: not repeated, acknowledged,
+    /// resolved, suppressed, updated or noted since. A caller that holds the alert as it
+    /// opened can use its copy for those, without reading them back.
+    async fn unchanged_since_open(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<StoredAudit>>;
     /// Suppressed alerts that `holder` (`window:<id>`) holds.
     async fn held_by(&self, holder: &str) -> StoreResult<Vec<Uuid>>;

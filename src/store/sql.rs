@@ -1552,6 +1552,28 @@ macro_rules! impl_sql_store {
                 Ok(alerts)
             }
 
+            async fn unchanged_since_open(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+                let mut unchanged = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(INSERT_CHUNK) {
+                    // Every write to an alert moves `updated_at` off `created_at`, but a
+                    // repeat in the very batch that opened it shares its clock reading:
+                    // the occurrence count tells that one apart.
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT id FROM alerts WHERE updated_at = created_at \
+                         AND occurrence_count = 1 AND id IN (",
+                    );
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(&self.pool).await? {
+                        unchanged.push(row.try_get("id")?);
+                    }
+                }
+                Ok(unchanged)
+            }
+
             async fn list_audit(
                 &self,
                 query: &crate::store::AuditQuery,
