@@ -58,8 +58,13 @@ impl Format {
     }
 }
 
-/// Deserialises JSON, naming the path of the first field at fault.
+/// Deserialises JSON, naming the path of the first field at fault. Well-formed bodies
+/// (nearly all of them) take the plain parse; only a rejected one is parsed again with
+/// the path tracked, which costs a good share of a storm's parse time.
 pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if let Ok(parsed) = serde_json::from_slice(body) {
+        return Ok(parsed);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
