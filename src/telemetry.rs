@@ -44,6 +44,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Commit requests waiting for the persister.
     pub persister_queue: Gauge,
+    /// Committed alerts waiting to be routed, or being routed.
+    pub routing_queue: Gauge,
     /// Alert actors alive now (the rest are passivated in their shards).
     pub active_actors: Gauge,
     /// Open alerts held by the shards, active or passive.
@@ -66,6 +68,7 @@ impl Metrics {
         let commit_failures = Counter::default();
         let in_flight = Gauge::default();
         let persister_queue = Gauge::default();
+        let routing_queue = Gauge::default();
         let active_actors = Gauge::default();
         let open_alerts = Gauge::default();
         let chains_live = Gauge::default();
@@ -116,6 +119,11 @@ impl Metrics {
             persister_queue.clone(),
         );
         registry.register(
+            "routing_queue_depth",
+            "Committed alerts waiting to be routed, or being routed",
+            routing_queue.clone(),
+        );
+        registry.register(
             "alert_actors_active",
             "Alert actors alive (the rest are passivated)",
             active_actors.clone(),
@@ -146,6 +154,7 @@ impl Metrics {
             commit_failures,
             in_flight,
             persister_queue,
+            routing_queue,
             active_actors,
             open_alerts,
             chains_live,

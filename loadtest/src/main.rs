@@ -7,6 +7,7 @@ mod drive;
 mod grpc;
 mod http;
 mod report;
+mod sink;
 mod storm;
 mod target;
 
@@ -67,6 +68,11 @@ enum Scenario {
         #[command(flatten)]
         alertmanager: AlertmanagerArgs,
     },
+    /// A webhook receiver that answers 200 and counts: the target for --notify-webhook.
+    Sink {
+        #[arg(long, default_value = "127.0.0.1:9099")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -87,6 +93,11 @@ struct Common {
     /// Seconds between progress lines on stderr.
     #[arg(long, default_value_t = 1.0)]
     progress_seconds: f64,
+    /// Add a routing rule that POSTs each of the run's alerts to this URL (see `sink`),
+    /// to measure ingest while routing notifies; the rule is deleted after the run. The
+    /// server needs --allow-private-destinations for a loopback URL.
+    #[arg(long)]
+    notify_webhook: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -106,7 +117,10 @@ enum Path {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let json_file = cli.scenario.common().json.clone();
+    if let Scenario::Sink { listen } = cli.scenario {
+        return sink::serve(listen).await;
+    }
+    let json_file = cli.scenario.common().and_then(|c| c.json.clone());
     let (summaries, json) = match cli.scenario {
         Scenario::StormWebhook(common) => {
             let s = run_oncall("storm-webhook", &common, Path::Webhook).await?;
@@ -161,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             });
             (vec![ours, theirs], json)
         }
+        Scenario::Sink { .. } => return Ok(()),
     };
     if let Some(path) = json_file {
         std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
@@ -169,13 +184,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 impl Scenario {
-    fn common(&self) -> &Common {
+    fn common(&self) -> Option<&Common> {
         match self {
             Scenario::StormWebhook(common)
             | Scenario::Pagerduty(common)
             | Scenario::StormGrpc { common, .. }
             | Scenario::Soak { common, .. }
-            | Scenario::CompareAlertmanager { common, .. } => common,
+            | Scenario::CompareAlertmanager { common, .. } => Some(common),
+            Scenario::Sink { .. } => None,
         }
     }
 }
@@ -195,6 +211,10 @@ async fn run_oncall(scenario: &str, common: &Common, path: Path) -> anyhow::Resu
     let target = &common.target;
     let run = new_run_id();
     let service = target.create_service(&run).await?;
+    let rule = match &common.notify_webhook {
+        Some(url) => Some(target.create_notify_rule(&run, url).await?),
+        None => None,
+    };
     let storm = Storm::new(run.clone(), common.storm.clone());
     let rss_before = target.pid.map(rss_kib).transpose()?;
     let tally = Arc::new(Tally::default());
@@ -234,21 +254,22 @@ async fn run_oncall(scenario: &str, common: &Common, path: Path) -> anyhow::Resu
         }
     };
     let present = target.alerts_of(&service).await?;
+    let mut routing_drained = None;
+    if let Some(rule) = rule {
+        // The rule must outlive the routing of the run's last alert.
+        routing_drained = Some(target.routing_drained().await?);
+        target.delete_rule(&rule).await?;
+    }
     let rss_after = target.pid.map(rss_kib).transpose()?;
     let shown = match path {
         Path::Grpc(_) => &target.grpc_target,
         _ => &target.target,
     };
-    Ok(summarise(
-        scenario,
-        shown,
-        &run,
-        common,
-        &tally,
-        driven,
-        present,
-        rss_before.zip(rss_after),
-    ))
+    let mut summary = summarise(scenario, shown, &run, common, &tally, driven, present);
+    summary.rss_kib = rss_before.zip(rss_after);
+    summary.routing_drained = routing_drained;
+    summary.print();
+    Ok(summary)
 }
 
 /// The same storm against Prometheus Alertmanager's own API.
@@ -282,16 +303,10 @@ async fn run_alertmanager(common: &Common, args: &AlertmanagerArgs) -> anyhow::R
     };
     let present = alertmanager::alerts_of(&url, &run).await?;
     let rss_after = pid.map(rss_kib).transpose()?;
-    Ok(summarise(
-        "alertmanager",
-        &url,
-        &run,
-        common,
-        &tally,
-        driven,
-        present,
-        rss_before.zip(rss_after),
-    ))
+    let mut summary = summarise("alertmanager", &url, &run, common, &tally, driven, present);
+    summary.rss_kib = rss_before.zip(rss_after);
+    summary.print();
+    Ok(summary)
 }
 
 fn pace(common: &Common) -> Option<f64> {
@@ -303,7 +318,6 @@ fn progress(label: &str, tally: &Arc<Tally>, common: &Common) -> Progress {
     Progress::start(label.to_string(), tally.clone(), every)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn summarise(
     scenario: &str,
     target: &str,
@@ -312,7 +326,6 @@ fn summarise(
     tally: &Tally,
     driven: Driven,
     present: u64,
-    rss_kib: Option<(u64, u64)>,
 ) -> Summary {
     let Driven {
         elapsed,
@@ -331,12 +344,10 @@ fn summarise(
         elapsed,
         latency,
     );
-    summary.rss_kib = rss_kib;
     summary.presence = Some(Presence {
         acked_distinct: acked_keys.len() as u64,
         present,
     });
-    summary.print();
     summary
 }
 

@@ -134,6 +134,8 @@ pub struct Summary {
     latency: Histogram<u64>,
     pub rss_kib: Option<(u64, u64)>,
     pub presence: Option<Presence>,
+    /// With a notify rule: how long after the last ack the server finished routing.
+    pub routing_drained: Option<Duration>,
 }
 
 impl Summary {
@@ -159,6 +161,7 @@ impl Summary {
             latency,
             rss_kib: None,
             presence: None,
+            routing_drained: None,
         }
     }
 
@@ -223,6 +226,12 @@ impl Summary {
                 after as f64 / 1024.0
             );
         }
+        if let Some(drained) = self.routing_drained {
+            println!(
+                "  routing      every alert routed {:.2} s after the last ack",
+                drained.as_secs_f64()
+            );
+        }
         if let Some(p) = &self.presence {
             let verdict = match p.missing() {
                 0 => "none missing".to_string(),
@@ -264,6 +273,7 @@ impl Summary {
                 "after": after,
                 "bytes_per_open_alert": self.bytes_per_open_alert(),
             })),
+            "routing_drained_seconds": self.routing_drained.map(|d| d.as_secs_f64()),
             "check": self.presence.as_ref().map(|p| json!({
                 "acked_distinct": p.acked_distinct,
                 "present": p.present,

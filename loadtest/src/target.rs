@@ -1,11 +1,18 @@
 //! The oncall server under test: where it listens, the service and integration key a run
 //! creates on it (so its alerts can be counted apart), and its resident memory.
 
-use anyhow::Context;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
 use clap::Args;
+use oncall::grpc::pb::alerting::routing::v1 as routing;
 use oncall::grpc::pb::alerting::v1 as pb;
 use pb::alert_service_client::AlertServiceClient;
 use pb::catalog_service_client::CatalogServiceClient;
+use routing::routing_service_client::RoutingServiceClient;
+
+/// How long a run waits for the server to route what it took.
+const ROUTING_DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
 #[derive(Args, Clone, Debug)]
 pub struct TargetArgs {
@@ -74,6 +81,81 @@ impl TargetArgs {
             id: service.id,
             key,
         })
+    }
+
+    /// A routing rule that POSTs every alert of run `run` to `url`; its id.
+    pub async fn create_notify_rule(&self, run: &str, url: &str) -> anyhow::Result<String> {
+        let mut rules = RoutingServiceClient::connect(self.grpc_target.clone()).await?;
+        let rule = routing::RoutingRule {
+            name: format!("loadtest-{run}"),
+            description: "created by the load harness; deleted when its run ends".into(),
+            enabled: true,
+            conditions: vec![routing::RoutingCondition {
+                r#type: routing::ConditionType::Label as i32,
+                field: "loadtest_run".into(),
+                operator: routing::ConditionOperator::Equals as i32,
+                string_value: run.into(),
+                ..Default::default()
+            }],
+            actions: vec![routing::RoutingAction {
+                r#type: routing::ActionType::NotifyWebhook as i32,
+                notify_webhook: Some(routing::NotifyWebhookAction {
+                    webhook_url: url.into(),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let created = rules
+            .create_routing_rule(bearer(
+                routing::CreateRoutingRuleRequest { rule: Some(rule) },
+                &self.token,
+            )?)
+            .await
+            .context("creating the notify rule")?
+            .into_inner();
+        Ok(created.id)
+    }
+
+    pub async fn delete_rule(&self, id: &str) -> anyhow::Result<()> {
+        let mut rules = RoutingServiceClient::connect(self.grpc_target.clone()).await?;
+        rules
+            .delete_routing_rule(bearer(
+                routing::DeleteRoutingRuleRequest { id: id.into() },
+                &self.token,
+            )?)
+            .await
+            .context("deleting the notify rule")?;
+        Ok(())
+    }
+
+    /// Waits until the server has routed every committed alert (its routing queue at
+    /// /metrics is empty); how long that took.
+    pub async fn routing_drained(&self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            let text = client
+                .get(format!("{}/metrics", self.target))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
+            let depth = text
+                .lines()
+                .find_map(|l| l.strip_prefix("oncall_routing_queue_depth "))
+                .context("the server's /metrics has no oncall_routing_queue_depth")?
+                .trim()
+                .parse::<f64>()?;
+            if depth <= 0.0 {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > ROUTING_DRAIN_LIMIT {
+                bail!("routing still had {depth} alerts queued after {ROUTING_DRAIN_LIMIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// How many alerts the run's service holds, whatever their status.

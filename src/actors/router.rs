@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
+use prometheus_client::metrics::gauge::Gauge;
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -53,6 +54,9 @@ const MAX_BATCH: usize = 2_000;
 #[derive(Clone)]
 pub struct Router {
     queue: mpsc::Sender<RouteRequest>,
+    /// The routing queue's depth, for /metrics (and the load harness, which waits for
+    /// routing to finish before it tidies up).
+    waiting: Gauge,
 }
 
 /// An alert to route; `expired` names the rule whose timed suppression just ended, so
@@ -90,8 +94,9 @@ pub struct RouterParts {
 impl Router {
     pub fn spawn(parts: RouterParts, queue_capacity: usize) -> (Router, JoinHandle<()>) {
         let (queue, inbox) = mpsc::channel(queue_capacity.max(1));
+        let waiting = parts.engine.metrics().routing_queue.clone();
         let task = tokio::spawn(run(Arc::new(parts), inbox));
-        (Router { queue }, task)
+        (Router { queue, waiting }, task)
     }
 
     /// Queues a committed alert for routing; waits while the queue is full, which slows
@@ -156,7 +161,9 @@ impl Router {
 
     async fn send(&self, request: RouteRequest) {
         let alert = request.alert;
+        self.waiting.inc();
         if self.queue.send(request).await.is_err() {
+            self.waiting.dec();
             tracing::warn!(%alert, "router stopped; the alert is routed on the next start");
         }
     }
@@ -183,6 +190,11 @@ async fn run(parts: Arc<RouterParts>, mut inbox: mpsc::Receiver<RouteRequest>) {
         if let Err(error) = route_batch(&parts, &batch).await {
             tracing::error!(alerts = batch.len(), %error, "routing failed; retried on the next start");
         }
+        parts
+            .engine
+            .metrics()
+            .routing_queue
+            .dec_by(batch.len() as i64);
     }
 }
 
