@@ -4,6 +4,7 @@
 
 mod alertmanager;
 mod drive;
+mod escalation;
 mod grpc;
 mod http;
 mod report;
@@ -68,6 +69,8 @@ enum Scenario {
         #[command(flatten)]
         alertmanager: AlertmanagerArgs,
     },
+    /// Escalation at scale: N chains of two steps paging a sink; step lateness and RSS.
+    Escalation(escalation::EscalationArgs),
     /// A webhook receiver that answers 200 and counts: the target for --notify-webhook.
     Sink {
         #[arg(long, default_value = "127.0.0.1:9099")]
@@ -117,8 +120,10 @@ enum Path {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Scenario::Sink { listen } = cli.scenario {
-        return sink::serve(listen).await;
+    match cli.scenario {
+        Scenario::Sink { listen } => return sink::serve(listen).await,
+        Scenario::Escalation(args) => return escalation::run(args).await,
+        _ => {}
     }
     let json_file = cli.scenario.common().and_then(|c| c.json.clone());
     let (summaries, json) = match cli.scenario {
@@ -175,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
             });
             (vec![ours, theirs], json)
         }
-        Scenario::Sink { .. } => return Ok(()),
+        Scenario::Sink { .. } | Scenario::Escalation(_) => return Ok(()),
     };
     if let Some(path) = json_file {
         std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
@@ -191,18 +196,18 @@ impl Scenario {
             | Scenario::StormGrpc { common, .. }
             | Scenario::Soak { common, .. }
             | Scenario::CompareAlertmanager { common, .. } => Some(common),
-            Scenario::Sink { .. } => None,
+            Scenario::Sink { .. } | Scenario::Escalation(_) => None,
         }
     }
 }
 
 /// A run's own id: its alerts carry it as the `loadtest_run` label and in their
 /// fingerprints, so runs never collide and each can be counted apart.
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
 }
 
-fn starts_at() -> String {
+pub(crate) fn starts_at() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

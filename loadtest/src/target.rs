@@ -177,6 +177,35 @@ impl TargetArgs {
     }
 }
 
+impl TargetArgs {
+    /// The ids of every alert of the run's service, through ListAlerts pages.
+    pub async fn alert_ids(&self, service: &RunService) -> anyhow::Result<Vec<String>> {
+        let mut alerts = AlertServiceClient::connect(self.grpc_target.clone()).await?;
+        let mut ids = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = alerts
+                .list_alerts(bearer(
+                    pb::ListAlertsRequest {
+                        service_id: service.id.clone(),
+                        page_size: 1_000,
+                        page_token: token,
+                        ..Default::default()
+                    },
+                    &self.token,
+                )?)
+                .await
+                .context("listing the run's alerts")?
+                .into_inner();
+            ids.extend(page.alerts.into_iter().map(|a| a.id));
+            if page.next_page_token.is_empty() {
+                return Ok(ids);
+            }
+            token = page.next_page_token;
+        }
+    }
+}
+
 /// A process's resident set, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -84,17 +84,22 @@ fn start_server() -> Server {
     server
 }
 
-/// Runs `loadtest <args> --target .. --grpc-target .. --json FILE`; its output and the
-/// parsed JSON summary.
+/// Runs `loadtest <args> --target .. --grpc-target .. --json FILE` against the server.
 fn loadtest(server: &Server, args: &[&str]) -> (Output, serde_json::Value) {
+    run_loadtest(&server.http, &server.grpc, args)
+}
+
+/// Runs `loadtest <args> --target HTTP --grpc-target GRPC --json FILE`; its output and
+/// the parsed JSON summary (null when it wrote none).
+fn run_loadtest(http: &str, grpc: &str, args: &[&str]) -> (Output, serde_json::Value) {
     let dir = tempfile::tempdir().expect("temp dir");
     let json = dir.path().join("summary.json");
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args(args)
         .arg("--target")
-        .arg(&server.http)
+        .arg(http)
         .arg("--grpc-target")
-        .arg(&server.grpc)
+        .arg(grpc)
         .arg("--json")
         .arg(&json)
         .env("ONCALL_ADMIN_TOKEN", TOKEN)
@@ -182,6 +187,22 @@ fn every_scenario_runs_against_a_real_server_and_finds_its_alerts() {
         started.elapsed() >= Duration::from_millis(1900),
         "a soak holds its rate: 2,000 alerts at 1,000/s take two seconds"
     );
+
+    let (out, summary) = loadtest(
+        &server,
+        &["escalation", "--chains", "40", "--delay-seconds", "1"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary["pages"]["first"], 40, "{summary}");
+    assert_eq!(summary["pages"]["second"], 40, "{summary}");
+    assert!(
+        summary["lateness_ms"]["max"].as_i64().is_some(),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -199,19 +220,12 @@ fn a_target_that_acknowledges_without_keeping_fails_the_run() {
         assert!(Instant::now() < deadline, "the sink did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json = dir.path().join("summary.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["storm-webhook", "--alerts", "300"])
-        .arg("--target")
-        .arg(format!("http://127.0.0.1:{sink_port}"))
-        .arg("--grpc-target")
-        .arg(&server.grpc)
-        .arg("--json")
-        .arg(&json)
-        .env("ONCALL_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run loadtest");
+    let sink_url = format!("http://127.0.0.1:{sink_port}");
+    let (output, summary) = run_loadtest(
+        &sink_url,
+        &server.grpc,
+        &["storm-webhook", "--alerts", "300"],
+    );
     let _ = sink.kill();
     let _ = sink.wait();
     assert!(
@@ -223,8 +237,6 @@ fn a_target_that_acknowledges_without_keeping_fails_the_run() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).expect("summary written")).expect("json");
     assert_eq!(summary["check"]["missing"], 300, "{summary}");
 }
 
