@@ -54,6 +54,7 @@ on_both_stores!(
     inhibition_rules_documents_and_holds,
     service_timeouts_find_their_alerts,
     alerts_unchanged_since_open,
+    routing_marks_and_what_is_left_to_route,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -325,6 +326,57 @@ async fn service_timeouts_find_their_alerts(store: Arc<dyn Store>) {
     assert_eq!(
         (last.kind, last.message.as_str()),
         (TimelineKind::Escalated, "ack timeout")
+    );
+}
+
+async fn routing_marks_and_what_is_left_to_route(store: Arc<dyn Store>) {
+    let svc = service("core");
+    store.insert_service(&svc).await.unwrap();
+    let [routed, released, waiting, resolved] =
+        [1, 2, 3, 4].map(|n| alert(svc.id, n, &format!("fp-{n}"), &[]));
+    let opens =
+        [&routed, &released, &waiting, &resolved].map(|a| AlertWrite::Open(Box::new(a.clone())));
+    store.commit(&opens).await.unwrap();
+    store
+        .commit(&[AlertWrite::Resolve {
+            alert: reference(&resolved),
+            by: "alice".into(),
+            at: at(31),
+            note: None,
+        }])
+        .await
+        .unwrap();
+    // A batch may name an alert twice; routing the same alert again later is fine too.
+    let twice = [routed.id, released.id, routed.id];
+    store.record_routing(&[], &twice, at(32)).await.unwrap();
+    store
+        .record_routing(&[], &[routed.id], at(33))
+        .await
+        .unwrap();
+    assert_eq!(store.unrouted_alerts().await.unwrap(), vec![waiting.id]);
+
+    // What a window held and let go is routed again, as if new.
+    store
+        .commit(&[
+            AlertWrite::Suppress {
+                alert: reference(&released),
+                by: "window".into(),
+                at: at(34),
+                reason: "maintenance".into(),
+                held_by: Some("window:w1".into()),
+            },
+            AlertWrite::Unsuppress {
+                alert: reference(&released),
+                by: "window".into(),
+                at: at(35),
+                reason: "window closed".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unrouted_alerts().await.unwrap(),
+        vec![released.id, waiting.id]
     );
 }
 

@@ -462,12 +462,18 @@ macro_rules! impl_sql_store {
                 AlertWrite::Unsuppress { alert, at, .. } => {
                     let done = sqlx::query(&format!(
                         "UPDATE alerts SET status = 'triggered', suppressed_by = NULL, \
-                         routed_at = NULL, updated_at = $1 WHERE id = $2{OPEN}"
+                         updated_at = $1 WHERE id = $2{OPEN}"
                     ))
                     .bind(*at)
                     .bind(alert.id)
                     .execute(&mut **tx)
                     .await?;
+                    // Released: routed again as if new, and again on the next start if a
+                    // stop cuts that short.
+                    sqlx::query("DELETE FROM routed_alerts WHERE alert_id = $1")
+                        .bind(alert.id)
+                        .execute(&mut **tx)
+                        .await?;
                     (alert, done)
                 }
                 AlertWrite::Retrigger { alert, at, .. } => {
@@ -1520,14 +1526,24 @@ macro_rules! impl_sql_store {
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
+                // One row per alert even when a batch names one twice: an upsert may not
+                // touch a row twice in one statement.
+                let routed: Vec<Uuid> = routed
+                    .iter()
+                    .copied()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 for chunk in routed.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("UPDATE alerts SET routed_at = ");
-                    qb.push_bind(at).push(" WHERE id IN (");
-                    let mut ids = qb.separated(", ");
-                    for id in chunk {
-                        ids.push_bind(*id);
-                    }
-                    qb.push(")");
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO routed_alerts (alert_id, routed_at) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut row, id| {
+                        row.push_bind(*id).push_bind(at);
+                    });
+                    qb.push(
+                        " ON CONFLICT (alert_id) DO UPDATE SET routed_at = excluded.routed_at",
+                    );
                     qb.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -1649,8 +1665,8 @@ macro_rules! impl_sql_store {
 
             async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>> {
                 Ok(sqlx::query_scalar(
-                    "SELECT id FROM alerts WHERE routed_at IS NULL AND status <> 'resolved' \
-                     ORDER BY number",
+                    "SELECT id FROM alerts WHERE status <> 'resolved' AND NOT EXISTS \
+                     (SELECT 1 FROM routed_alerts r WHERE r.alert_id = alerts.id) ORDER BY number",
                 )
                 .fetch_all(&self.pool)
                 .await?)
