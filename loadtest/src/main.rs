@@ -23,7 +23,7 @@ use crate::alertmanager::AlertmanagerArgs;
 use crate::drive::{Driven, drive};
 use crate::grpc::{GrpcConnection, Rpc};
 use crate::http::{Format, HttpConnection};
-use crate::report::{Presence, Progress, Summary, Tally};
+use crate::report::{Presence, Progress, RunInfo, Summary, Tally};
 use crate::storm::{Storm, StormArgs};
 use crate::target::{TargetArgs, rss_kib};
 
@@ -339,16 +339,14 @@ fn summarise(
     } = driven;
     acked_keys.sort_unstable();
     acked_keys.dedup();
-    let mut summary = Summary::new(
-        scenario,
-        target,
-        run,
-        common.storm.batch,
-        common.connections as usize,
-        tally,
-        elapsed,
-        latency,
-    );
+    let info = RunInfo {
+        scenario: scenario.into(),
+        target: target.into(),
+        run: run.into(),
+        batch: common.storm.batch,
+        connections: common.connections,
+    };
+    let mut summary = Summary::new(info, tally, elapsed, latency);
     summary.presence = Some(Presence {
         acked_distinct: acked_keys.len() as u64,
         present,
@@ -362,13 +360,17 @@ fn check(summaries: &[Summary]) -> anyhow::Result<()> {
         if !s.complete() {
             bail!(
                 "{} at {}: acknowledged alerts are MISSING (run {})",
-                s.scenario,
-                s.target,
-                s.run
+                s.info.scenario,
+                s.info.target,
+                s.info.run
             );
         }
         if s.rate() == 0.0 {
-            bail!("{} at {}: no alert was acknowledged", s.scenario, s.target);
+            bail!(
+                "{} at {}: no alert was acknowledged",
+                s.info.scenario,
+                s.info.target
+            );
         }
     }
     Ok(())

@@ -122,13 +122,18 @@ impl Presence {
     }
 }
 
-/// Everything one run against one target measured.
-pub struct Summary {
+/// What a run was: its scenario, target, id and shape.
+pub struct RunInfo {
     pub scenario: String,
     pub target: String,
     pub run: String,
     pub batch: u64,
-    pub connections: usize,
+    pub connections: u64,
+}
+
+/// Everything one run against one target measured.
+pub struct Summary {
+    pub info: RunInfo,
     counts: Counts,
     pub elapsed: Duration,
     latency: Histogram<u64>,
@@ -139,23 +144,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        scenario: &str,
-        target: &str,
-        run: &str,
-        batch: u64,
-        connections: usize,
-        tally: &Tally,
-        elapsed: Duration,
-        latency: Histogram<u64>,
-    ) -> Self {
+    pub fn new(info: RunInfo, tally: &Tally, elapsed: Duration, latency: Histogram<u64>) -> Self {
         Self {
-            scenario: scenario.into(),
-            target: target.into(),
-            run: run.into(),
-            batch,
-            connections,
+            info,
             counts: tally.counts(),
             elapsed,
             latency,
@@ -187,7 +178,8 @@ impl Summary {
 
     pub fn print(&self) {
         let c = &self.counts;
-        println!("{} → {} (run {})", self.scenario, self.target, self.run);
+        let info = &self.info;
+        println!("{} → {} (run {})", info.scenario, info.target, info.run);
         println!(
             "  alerts       sent {}  acked {}  rejected {}  errors {}",
             c.sent,
@@ -205,8 +197,8 @@ impl Summary {
             "  rate         {:.0} alerts/s over {:.2} s ({} per batch, {} connections)",
             self.rate(),
             self.elapsed.as_secs_f64(),
-            self.batch,
-            self.connections
+            info.batch,
+            info.connections
         );
         println!(
             "  ack latency  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
@@ -246,12 +238,13 @@ impl Summary {
 
     pub fn json(&self) -> Value {
         let c = &self.counts;
+        let info = &self.info;
         json!({
-            "scenario": self.scenario,
-            "target": self.target,
-            "run": self.run,
-            "batch": self.batch,
-            "connections": self.connections,
+            "scenario": info.scenario,
+            "target": info.target,
+            "run": info.run,
+            "batch": info.batch,
+            "connections": info.connections,
             "alerts": {
                 "sent": c.sent,
                 "acked": c.acked,
