@@ -72,7 +72,10 @@ impl Format {
                     out.push_str(r#","payload":{"summary":"#);
                     string(&mut out, &alert.summary);
                     out.push_str(r#","source":"#);
-                    string(&mut out, &alert.labels["device"]);
+                    string(
+                        &mut out,
+                        alert.labels.get("device").map_or("", String::as_str),
+                    );
                     let _ = write!(out, r#","severity":"{}","custom_details":"#, alert.severity);
                     labels(&mut out, &alert);
                     out.push_str("}}");

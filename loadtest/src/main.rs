@@ -88,7 +88,7 @@ struct Common {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4096))]
     connections: u64,
     /// Hold the run to this many alerts per second (0: as fast as the target answers).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
     rate: f64,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
@@ -101,6 +101,16 @@ struct Common {
     /// server needs --allow-private-destinations for a loopback URL.
     #[arg(long)]
     notify_webhook: Option<String>,
+}
+
+/// A rate: a finite number of alerts per second, 0 or more.
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a rate (alerts per second, 0 or more)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

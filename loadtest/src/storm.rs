@@ -17,7 +17,7 @@ const PORTS_PER_DEVICE: u64 = 48;
 #[derive(Args, Clone, Debug)]
 pub struct StormArgs {
     /// Alerts to send in all.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub alerts: u64,
     /// Alerts per request (webhook array, gRPC batch).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
