@@ -670,6 +670,7 @@ fn serves_with(name: &str, config: &str) {
         .arg(format!("127.0.0.1:{http_port}"))
         .arg("--grpc-addr")
         .arg(format!("127.0.0.1:{grpc_port}"))
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"));
     // The environment would override the file; the file is what is being tested.
@@ -683,7 +684,11 @@ fn serves_with(name: &str, config: &str) {
         log,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while http_status(http_port, "/readyz") != Some(200) {
+    // Its own log line first: another test's server may hold a port `free_port` handed
+    // out, and its /readyz must not pass for this one.
+    while !server.log().contains("oncall is serving")
+        || http_status(http_port, "/readyz") != Some(200)
+    {
         if let Some(status) = server.child.try_wait().expect("wait for oncall") {
             panic!(
                 "oncall refused the example config {name} ({status}):\n{config}\n--- log:\n{}",

@@ -49,8 +49,9 @@ impl Drop for Server {
 
 fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("oncall.log");
     let (http_port, grpc_port) = (free_port(), free_port());
-    let child = Command::new(oncall_binary())
+    let mut child = Command::new(oncall_binary())
         .arg("serve")
         .arg("--database-url")
         .arg(format!("sqlite://{}/oncall.db", dir.path().display()))
@@ -61,27 +62,34 @@ fn start_server() -> Server {
         .arg("--admin-token")
         .arg(TOKEN)
         .arg("--allow-private-destinations")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start oncall serve");
-    let server = Server {
+    // Serving once its log says it holds its ports: another test's server may hold a port
+    // `free_port` handed out, and answering on it must not pass for this one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("oncall is serving") {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("oncall exited early ({status}):\n{logged}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oncall did not start within 30 s:\n{logged}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
         child,
         http: format!("http://127.0.0.1:{http_port}"),
         grpc: format!("http://127.0.0.1:{grpc_port}"),
         _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", grpc_port)).is_err()
-        || std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "oncall did not start within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
-    server
 }
 
 /// Runs `loadtest <args> --target .. --grpc-target .. --json FILE` against the server.

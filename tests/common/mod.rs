@@ -128,6 +128,9 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// What the server logs once it holds its ports.
+const SERVING: &str = "oncall is serving";
+
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_oncall"))
 }
@@ -168,6 +171,8 @@ impl Server {
     }
 
     async fn spawn(&mut self) {
+        // The log is appended to across restarts: count the runs that got as far as serving.
+        let served_before = self.logs().matches(SERVING).count();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -191,14 +196,18 @@ impl Server {
             .spawn()
             .expect("start oncall");
         self.child = Some(child);
-        self.wait_ready().await;
+        self.wait_ready(served_before).await;
     }
 
-    async fn wait_ready(&mut self) {
+    /// Ready means this child logged that it bound its ports, and /readyz answers. The
+    /// log line matters: ports come from `free_port`, so another test's server may hold
+    /// one for a moment, and its /readyz must not pass for ours.
+    async fn wait_ready(&mut self, served_before: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
         loop {
-            if let Ok(r) = client.get(self.http("/readyz")).send().await
+            if self.logs().matches(SERVING).count() > served_before
+                && let Ok(r) = client.get(self.http("/readyz")).send().await
                 && r.status().is_success()
             {
                 return;
