@@ -652,6 +652,23 @@ impl Drop for Running {
 /// SIGTERM and expects a clean exit. Only the database and listen addresses are
 /// overridden, by flag, so every other setting in the file is the one that runs.
 fn serves_with(name: &str, config: &str) {
+    // Ports come from `free_port`; another test may take one between the pick and the
+    // bind, and then the server starts again on fresh ones.
+    let (mut server, http_port, _dir) = (0..5)
+        .find_map(|_| start_with_config(name, config))
+        .unwrap_or_else(|| panic!("oncall found its ports taken five times ({name})"));
+    assert_eq!(http_status(http_port, "/healthz"), Some(200), "/healthz");
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "oncall exited with {status} on SIGTERM:\n{}",
+        server.log()
+    );
+}
+
+/// A ready server on `config`, its HTTP port and its directory; `None` when a port it was
+/// given turned out to be taken.
+fn start_with_config(name: &str, config: &str) -> Option<(Running, u16, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = dir.path().join("oncall.toml");
     std::fs::write(&config_path, config).expect("write config");
@@ -684,12 +701,14 @@ fn serves_with(name: &str, config: &str) {
         log,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    // Its own log line first: another test's server may hold a port `free_port` handed
-    // out, and its /readyz must not pass for this one.
+    // Its own log line first: a port another test's server holds must not pass for ours.
     while !server.log().contains("oncall is serving")
         || http_status(http_port, "/readyz") != Some(200)
     {
         if let Some(status) = server.child.try_wait().expect("wait for oncall") {
+            if server.log().contains("Address already in use") {
+                return None;
+            }
             panic!(
                 "oncall refused the example config {name} ({status}):\n{config}\n--- log:\n{}",
                 server.log()
@@ -702,13 +721,7 @@ fn serves_with(name: &str, config: &str) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(http_status(http_port, "/healthz"), Some(200), "/healthz");
-    let status = server.terminate();
-    assert!(
-        status.success(),
-        "oncall exited with {status} on SIGTERM:\n{}",
-        server.log()
-    );
+    Some((server, http_port, dir))
 }
 
 #[test]

@@ -47,7 +47,18 @@ impl Drop for Server {
     }
 }
 
+/// Starts `oncall serve` on ports from `free_port`. Another test may take one between
+/// the pick and the bind; then the server cannot bind, and it starts again on fresh ones.
 fn start_server() -> Server {
+    for _ in 0..5 {
+        if let Some(server) = try_start_server() {
+            return server;
+        }
+    }
+    panic!("oncall found its ports taken five times");
+}
+
+fn try_start_server() -> Option<Server> {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("oncall.log");
     let (http_port, grpc_port) = (free_port(), free_port());
@@ -67,8 +78,8 @@ fn start_server() -> Server {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start oncall serve");
-    // Serving once its log says it holds its ports: another test's server may hold a port
-    // `free_port` handed out, and answering on it must not pass for this one.
+    // Serving once its own log says it holds its ports: answering on a port another
+    // test's server holds must not pass for this one.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
@@ -76,6 +87,9 @@ fn start_server() -> Server {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
+            if logged.contains("Address already in use") {
+                return None;
+            }
             panic!("oncall exited early ({status}):\n{logged}");
         }
         assert!(
@@ -84,12 +98,12 @@ fn start_server() -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server {
+    Some(Server {
         child,
         http: format!("http://127.0.0.1:{http_port}"),
         grpc: format!("http://127.0.0.1:{grpc_port}"),
         _dir: dir,
-    }
+    })
 }
 
 /// Runs `loadtest <args> --target .. --grpc-target .. --json FILE` against the server.

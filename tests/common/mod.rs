@@ -131,6 +131,12 @@ pub fn free_port() -> u16 {
 /// What the server logs once it holds its ports.
 const SERVING: &str = "oncall is serving";
 
+/// Starts on fresh ports before a test gives up on finding free ones.
+const PORT_ATTEMPTS: usize = 5;
+
+/// The OS's word for a port someone else holds (EADDRINUSE), as the server reports it.
+const PORT_TAKEN: &str = "Address already in use";
+
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_oncall"))
 }
@@ -170,52 +176,71 @@ impl Server {
         server
     }
 
+    /// Starts the binary and waits until it is ready. Ports come from `free_port`, which
+    /// another test may take between our pick and our bind: then the child cannot bind,
+    /// and it starts again on fresh ports.
     async fn spawn(&mut self) {
-        // The log is appended to across restarts: count the runs that got as far as serving.
-        let served_before = self.logs().matches(SERVING).count();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log file");
-        let child = Command::new(binary())
-            .current_dir(&self.workdir)
-            .arg("serve")
-            .arg("--database-url")
-            .arg(&self.database_url)
-            .arg("--http-addr")
-            .arg(format!("127.0.0.1:{}", self.http_port))
-            .arg("--grpc-addr")
-            .arg(format!("127.0.0.1:{}", self.grpc_port))
-            .arg("--admin-token")
-            .arg(ADMIN_TOKEN)
-            .args(&self.extra_args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start oncall");
-        self.child = Some(child);
-        self.wait_ready(served_before).await;
+        for _ in 0..PORT_ATTEMPTS {
+            // The log is appended to across starts: only what this start wrote counts.
+            let log_start = self.logs().len();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .expect("log file");
+            let child = Command::new(binary())
+                .current_dir(&self.workdir)
+                .arg("serve")
+                .arg("--database-url")
+                .arg(&self.database_url)
+                .arg("--http-addr")
+                .arg(format!("127.0.0.1:{}", self.http_port))
+                .arg("--grpc-addr")
+                .arg(format!("127.0.0.1:{}", self.grpc_port))
+                .arg("--admin-token")
+                .arg(ADMIN_TOKEN)
+                .args(&self.extra_args)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start oncall");
+            self.child = Some(child);
+            if self.wait_ready(log_start).await {
+                return;
+            }
+            self.child = None;
+            self.http_port = free_port();
+            self.grpc_port = free_port();
+        }
+        panic!(
+            "oncall found its ports taken {PORT_ATTEMPTS} times:\n{}",
+            self.logs()
+        );
     }
 
-    /// Ready means this child logged that it bound its ports, and /readyz answers. The
-    /// log line matters: ports come from `free_port`, so another test's server may hold
-    /// one for a moment, and its /readyz must not pass for ours.
-    async fn wait_ready(&mut self, served_before: usize) {
+    /// Ready means this child logged that it bound its ports, and /readyz answers: a port
+    /// another test's server holds must not pass for ours. False when the child could not
+    /// bind a port.
+    async fn wait_ready(&mut self, log_start: usize) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
+        let this_start = |logs: &str| logs.get(log_start..).unwrap_or_default().to_string();
         loop {
-            if self.logs().matches(SERVING).count() > served_before
+            if this_start(&self.logs()).contains(SERVING)
                 && let Ok(r) = client.get(self.http("/readyz")).send().await
                 && r.status().is_success()
             {
-                return;
+                return true;
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("oncall exited early ({status}):\n{}", self.logs());
+                let logs = this_start(&self.logs());
+                if logs.contains(PORT_TAKEN) {
+                    return false;
+                }
+                panic!("oncall exited early ({status}):\n{logs}");
             }
             assert!(
                 Instant::now() < deadline,
