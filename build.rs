@@ -16,6 +16,7 @@ const PROTOS: &[&str] = &[
     "proto/alerting/routing/v1/site.proto",
     "proto/alerting/routing/v1/team.proto",
     "proto/directory/v1/user.proto",
+    "proto/notification/v1/notification.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

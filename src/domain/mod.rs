@@ -16,6 +16,7 @@ pub mod inhibition;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod matcher;
+pub mod notify;
 pub mod routing;
 pub mod schedule;
 pub mod severity;
