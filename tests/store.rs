@@ -16,8 +16,9 @@ use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::severity::Severity;
 use oncall::store::{
-    AlertQuery, HandoffEvent, Kind, Store, StoreError, StoredDefinition, StoredHandoff, StoredPage,
-    StoredRule,
+    AlertQuery, DeliveryAttempt, DeliveryLog, DeliveryQuery, DeliveryUpdate, HandoffEvent, Kind,
+    Store, StoreError, StoredDefinition, StoredDelivery, StoredHandoff, StoredPage, StoredRule,
+    StoredTemplate,
 };
 use uuid::Uuid;
 
@@ -55,6 +56,8 @@ on_both_stores!(
     service_timeouts_find_their_alerts,
     alerts_unchanged_since_open,
     routing_marks_and_what_is_left_to_route,
+    templates_keep_every_version,
+    deliveries_and_their_attempts,
 );
 
 async fn open(db: &Db) -> Arc<dyn Store> {
@@ -1008,4 +1011,186 @@ async fn escalation_chains_and_pages(store: Arc<dyn Store>) {
         vec![stopped.clone()]
     );
     assert_eq!(store.get_chain(chain.id).await.unwrap(), Some(stopped));
+}
+
+async fn templates_keep_every_version(store: Arc<dyn Store>) {
+    let id = Uuid::new_v4();
+    let version = |n: i32, name: &str| StoredTemplate {
+        id,
+        version: n,
+        name: name.into(),
+        body: vec![n as u8; 3],
+        created_at: at(n as u32),
+    };
+    store
+        .insert_template_version(&version(1, "page"))
+        .await
+        .unwrap();
+    store
+        .insert_template_version(&version(2, "page v2"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert_template_version(&version(2, "racing update"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let other = StoredTemplate {
+        id: Uuid::new_v4(),
+        ..version(1, "digest")
+    };
+    store.insert_template_version(&other).await.unwrap();
+    assert_eq!(
+        store.get_template(id, None).await.unwrap(),
+        Some(version(2, "page v2"))
+    );
+    assert_eq!(
+        store.get_template(id, Some(1)).await.unwrap(),
+        Some(version(1, "page"))
+    );
+    assert_eq!(store.get_template(id, Some(3)).await.unwrap(), None);
+    let listed: Vec<(String, i32)> = store
+        .list_templates()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.version))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("digest".to_string(), 1), ("page v2".to_string(), 2)]
+    );
+    assert!(store.delete_template(id).await.unwrap());
+    assert!(!store.delete_template(id).await.unwrap());
+    assert_eq!(store.get_template(id, None).await.unwrap(), None);
+    assert_eq!(store.get_template(id, Some(1)).await.unwrap(), None);
+    assert_eq!(store.list_templates().await.unwrap().len(), 1);
+}
+
+async fn deliveries_and_their_attempts(store: Arc<dyn Store>) {
+    let alert = Uuid::new_v4();
+    let delivery = |request: &str, address: &str| StoredDelivery {
+        id: Uuid::new_v4(),
+        request_id: request.into(),
+        kind: "page".into(),
+        priority: 3,
+        channel: "slack".into(),
+        address: address.into(),
+        user_id: Some(Uuid::new_v4()),
+        alert_id: Some(alert),
+        template_id: None,
+        template_version: 0,
+        state: "pending".into(),
+        attempts: 0,
+        last_error: String::new(),
+        merged_into: None,
+        message: b"{}".to_vec(),
+        created_at: at(1),
+        updated_at: at(1),
+    };
+    let first = delivery("r-1", "C1");
+    let second = delivery("r-1", "C2");
+    let anonymous = delivery("", "C1");
+    let again = delivery("", "C1");
+    store
+        .write_delivery_log(&DeliveryLog {
+            created: vec![
+                first.clone(),
+                second.clone(),
+                anonymous.clone(),
+                again.clone(),
+            ],
+            ..DeliveryLog::default()
+        })
+        .await
+        .unwrap();
+    let repeat = store
+        .write_delivery_log(&DeliveryLog {
+            created: vec![delivery("r-1", "C1")],
+            ..DeliveryLog::default()
+        })
+        .await;
+    assert!(matches!(repeat, Err(StoreError::Conflict(_))), "{repeat:?}");
+    assert_eq!(
+        store.get_delivery(first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.unfinished_deliveries().await.unwrap().len(), 4);
+
+    let attempt = |n: i32, outcome: &str| DeliveryAttempt {
+        delivery_id: first.id,
+        attempt: n,
+        at: at(2),
+        outcome: outcome.into(),
+        http_status: if outcome == "sent" { 200 } else { 503 },
+        error: String::new(),
+    };
+    store
+        .write_delivery_log(&DeliveryLog {
+            updates: vec![
+                DeliveryUpdate {
+                    id: first.id,
+                    state: "sent".into(),
+                    attempts: 2,
+                    last_error: "HTTP 503".into(),
+                    merged_into: None,
+                    at: at(3),
+                },
+                DeliveryUpdate {
+                    id: second.id,
+                    state: "sent".into(),
+                    attempts: 1,
+                    last_error: String::new(),
+                    merged_into: Some(first.id),
+                    at: at(3),
+                },
+            ],
+            attempts: vec![
+                attempt(1, "retrying"),
+                attempt(2, "sent"),
+                attempt(2, "sent"),
+            ],
+            ..DeliveryLog::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.get_delivery(first.id).await.unwrap().unwrap();
+    assert_eq!((stored.state.as_str(), stored.attempts), ("sent", 2));
+    assert_eq!(stored.updated_at, at(3));
+    let merged = store.get_delivery(second.id).await.unwrap().unwrap();
+    assert_eq!(merged.merged_into, Some(first.id));
+    let attempts = store.delivery_attempts(first.id).await.unwrap();
+    assert_eq!(attempts, vec![attempt(1, "retrying"), attempt(2, "sent")]);
+    let unfinished: Vec<Uuid> = store
+        .unfinished_deliveries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(unfinished.len(), 2);
+    assert!(unfinished.contains(&anonymous.id) && unfinished.contains(&again.id));
+
+    let page = store
+        .list_deliveries(&DeliveryQuery {
+            alert_id: Some(alert),
+            state: Some("sent".into()),
+            limit: 1,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items.len(), 1);
+    let by_request = store
+        .list_deliveries(&DeliveryQuery {
+            request_id: Some("r-1".into()),
+            channel: Some("slack".into()),
+            limit: 10,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_request.total, 2);
 }

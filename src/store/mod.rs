@@ -4,6 +4,7 @@
 //! The store knows rows, not rules: it never decides a lifecycle transition, it records
 //! the [`AlertWrite`]s the engine decided, in order, in one transaction per commit.
 
+mod delivery;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -23,6 +24,9 @@ use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::{AlertState, AlertWrite};
 use crate::domain::severity::Severity;
 
+pub use delivery::{
+    DeliveryAttempt, DeliveryLog, DeliveryQuery, DeliveryUpdate, StoredDelivery, StoredTemplate,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -367,6 +371,29 @@ pub trait Store: Send + Sync + 'static {
     async fn holders(&self, prefix: &str) -> StoreResult<Vec<String>>;
     /// Open alerts routing has not acted on yet, oldest first.
     async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;
+
+    // Notification templates: a new version never replaces an old one.
+    /// Fails with `Conflict` when that id and version exist (a concurrent update).
+    async fn insert_template_version(&self, template: &StoredTemplate) -> StoreResult<()>;
+    /// A live template's version, or its latest when `version` is None.
+    async fn get_template(
+        &self,
+        id: Uuid,
+        version: Option<i32>,
+    ) -> StoreResult<Option<StoredTemplate>>;
+    /// The latest version of every live template, by name.
+    async fn list_templates(&self) -> StoreResult<Vec<StoredTemplate>>;
+    async fn delete_template(&self, id: Uuid) -> StoreResult<bool>;
+
+    // Deliveries.
+    /// Commits new deliveries, state changes and attempts in one transaction. Fails with
+    /// `Conflict` when a new delivery repeats a request id for its destination.
+    async fn write_delivery_log(&self, log: &DeliveryLog) -> StoreResult<()>;
+    async fn get_delivery(&self, id: Uuid) -> StoreResult<Option<StoredDelivery>>;
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> StoreResult<Page<StoredDelivery>>;
+    async fn delivery_attempts(&self, id: Uuid) -> StoreResult<Vec<DeliveryAttempt>>;
+    /// Deliveries still waiting to be sent (pending or retrying, not in a digest).
+    async fn unfinished_deliveries(&self) -> StoreResult<Vec<StoredDelivery>>;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.
