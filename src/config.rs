@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::actors::EngineSettings;
 use crate::domain::incoming::AlertLimits;
+use crate::notify::settings::{NotifySection, NotifySettings};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +86,8 @@ pub struct FileConfig {
     pub ingest: IngestSection,
     #[serde(default)]
     pub bgp: BgpSection,
+    #[serde(default)]
+    pub notify: NotifySection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +162,7 @@ pub struct Settings {
     pub engine: EngineSettings,
     /// How long a route-flap dampening window lasts.
     pub flap_window: Duration,
+    pub notify: NotifySettings,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://oncall-data/oncall.db";
@@ -283,6 +287,7 @@ impl Settings {
         if !(1..=3600).contains(&flap_window_seconds) {
             problems.push("flap_window_seconds: must be between 1 and 3600".into());
         }
+        let notify = NotifySettings::resolve(&file.notify, &mut problems);
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
@@ -303,12 +308,13 @@ impl Settings {
                 || file.security.allow_private_destinations.unwrap_or(false),
             engine,
             flap_window: Duration::from_secs(flap_window_seconds),
+            notify,
         })
     }
 }
 
 /// A secret given inline, by environment variable or by file: at most one way.
-fn secret(
+pub fn secret(
     name: &str,
     inline: &Option<String>,
     env: &Option<String>,

@@ -82,7 +82,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
 
-    let webhooks = WebhookSender::new(settings.allow_private_destinations)?;
+    let webhooks = WebhookSender::new(
+        settings.allow_private_destinations,
+        settings.notify.webhook_signing_secret.clone(),
+    )?;
     let (escalations, escalation_supervisor) = EscalationActors::start_all(
         EscalationDeps {
             pager: Pager {

@@ -1,5 +1,11 @@
-//! Outbound notifications. For now the generic webhook, which routing's `notify_webhook`
-//! and webhook-channel actions use; the providers (Slack, Teams, email, SMS, voice) and
-//! rate-limited delivery actors come with the notification capability.
+//! Outbound notifications: providers speaking each service's wire format (Slack, Teams,
+//! email, Twilio SMS and voice, signed webhooks), their settings, and the notifier that
+//! renders messages and hands them to the per-destination delivery actors.
 
+pub mod email;
+pub mod provider;
+pub mod settings;
+pub mod slack;
+pub mod teams;
+pub mod twilio;
 pub mod webhook;

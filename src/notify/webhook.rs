@@ -3,10 +3,12 @@
 //! (`--allow-private-destinations`), so a rule cannot be used to probe the inside network.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::provider::{Receipt, SendError};
 use crate::domain::alert::Alert;
 
 /// Longest a destination may take to answer.
@@ -22,75 +24,156 @@ pub enum WebhookError {
     Retryable(String),
 }
 
+impl From<SendError> for WebhookError {
+    fn from(error: SendError) -> WebhookError {
+        if error.retryable {
+            WebhookError::Retryable(error.message)
+        } else {
+            WebhookError::Permanent(error.message)
+        }
+    }
+}
+
+/// Signs and posts to operators' URLs. Every POST carries `X-Oncall-Timestamp` and,
+/// with a signing secret set, `X-Oncall-Signature: sha256=<hex HMAC of
+/// "<timestamp>.<body>">`, so a receiver can check the message came from us and is fresh.
 #[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
     allow_private: bool,
+    signing_secret: Option<Arc<str>>,
 }
 
 impl WebhookSender {
-    pub fn new(allow_private: bool) -> Result<WebhookSender, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("oncall/", env!("CARGO_PKG_VERSION")))
-            // A redirect could lead to a private address the check did not see.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    pub fn new(
+        allow_private: bool,
+        signing_secret: Option<String>,
+    ) -> Result<WebhookSender, reqwest::Error> {
         Ok(WebhookSender {
-            client,
+            client: http_client()?,
             allow_private,
+            signing_secret: signing_secret.map(Arc::from),
         })
     }
 
-    /// POSTs `body`; Ok carries the HTTP status.
+    /// POSTs `body` as JSON; Ok carries the HTTP status.
     pub async fn post(&self, url: &str, body: &Value) -> Result<u16, WebhookError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| WebhookError::Permanent(format!("bad URL {url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(WebhookError::Permanent(format!("{url:?} is not http(s)")));
-        }
-        if !self.allow_private {
-            self.refuse_private(&parsed).await?;
-        }
-        let response = self
-            .client
-            .post(parsed)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| WebhookError::Retryable(format!("POST {url}: {e}")))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(status.as_u16())
-        } else if status.is_server_error() || status.as_u16() == 429 {
-            Err(WebhookError::Retryable(format!(
-                "POST {url}: HTTP {status}"
-            )))
-        } else {
-            Err(WebhookError::Permanent(format!(
-                "POST {url}: HTTP {status}"
-            )))
-        }
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| WebhookError::Permanent(format!("encoding the body: {e}")))?;
+        Ok(self.post_json(url, bytes).await?.http_status)
     }
 
-    async fn refuse_private(&self, url: &reqwest::Url) -> Result<(), WebhookError> {
-        let host = url
-            .host_str()
-            .ok_or_else(|| WebhookError::Permanent("the URL has no host".into()))?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addresses = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| WebhookError::Retryable(format!("resolving {host}: {e}")))?;
-        for address in addresses {
-            if is_private(address.ip()) {
-                return Err(WebhookError::Permanent(format!(
-                    "{host} resolves to {}, a private address; allow private destinations to send there",
-                    address.ip()
-                )));
-            }
+    /// POSTs JSON bytes, signed, to an operator's URL.
+    pub async fn post_json(&self, url: &str, body: Vec<u8>) -> Result<Receipt, SendError> {
+        let parsed = self.checked(url).await?;
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let mut request = self
+            .client
+            .post(parsed)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Oncall-Timestamp", &timestamp);
+        if let Some(secret) = &self.signing_secret {
+            request = request.header("X-Oncall-Signature", signature(secret, &timestamp, &body));
         }
-        Ok(())
+        send(request.body(body), url).await
     }
+
+    /// The URL, once it is http(s) and (unless allowed) not on a private address.
+    pub async fn checked(&self, url: &str) -> Result<reqwest::Url, SendError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| SendError::permanent(format!("bad URL {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(SendError::permanent(format!("{url:?} is not http(s)")));
+        }
+        if !self.allow_private {
+            refuse_private(&parsed).await?;
+        }
+        Ok(parsed)
+    }
+
+    /// The client, for providers that post to operators' URLs (Teams).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The HTTP client every provider uses: bounded time, no redirects (a redirect could
+/// lead to a private address the check did not see).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .user_agent(concat!("oncall/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Sends a request and sorts the answer: 2xx is a receipt; 5xx, 429 and transport
+/// errors are worth retrying (429 with its Retry-After); other statuses are not.
+pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<Receipt, SendError> {
+    let response = request.send().await.map_err(|e| SendError {
+        message: format!("POST {what}: {e}"),
+        retryable: true,
+        http_status: 0,
+        retry_after: None,
+    })?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let text = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(Receipt {
+            http_status: status.as_u16(),
+            body: text,
+        });
+    }
+    let excerpt: String = text.chars().take(200).collect();
+    Err(SendError {
+        message: format!("POST {what}: HTTP {status} {excerpt}")
+            .trim_end()
+            .to_string(),
+        retryable: status.is_server_error() || status.as_u16() == 429,
+        http_status: status.as_u16(),
+        retry_after,
+    })
+}
+
+async fn refuse_private(url: &reqwest::Url) -> Result<(), SendError> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| SendError::permanent("the URL has no host".into()))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addresses = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| SendError {
+            message: format!("resolving {host}: {e}"),
+            retryable: true,
+            http_status: 0,
+            retry_after: None,
+        })?;
+    for address in addresses {
+        if is_private(address.ip()) {
+            return Err(SendError::permanent(format!(
+                "{host} resolves to {}, a private address; allow private destinations to send there",
+                address.ip()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn is_private(ip: IpAddr) -> bool {
@@ -139,6 +222,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signature_is_hmac_of_timestamp_dot_body() {
+        // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac secret
+        assert_eq!(
+            signature("secret", "1700000000", br#"{"a":1}"#),
+            "sha256=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
+        );
+    }
+
+    #[test]
     fn private_ranges_are_recognised() {
         for private in [
             "127.0.0.1",
@@ -162,7 +254,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_is_refused_unless_allowed() {
-        let strict = WebhookSender::new(false).unwrap();
+        let strict = WebhookSender::new(false, None).unwrap();
         let err = strict
             .post("http://127.0.0.1:9/hook", &json!({}))
             .await
@@ -173,7 +265,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, WebhookError::Permanent(_)));
-        let open = WebhookSender::new(true).unwrap();
+        let open = WebhookSender::new(true, None).unwrap();
         let err = open
             .post("http://127.0.0.1:9/hook", &json!({}))
             .await

@@ -34,7 +34,7 @@ pub struct Content {
 pub struct Meta<'a> {
     pub kind: Option<Kind>,
     pub alerts: &'a [AlertRef],
-    /// A link to the alert (or the console), when the server knows its public URL.
+    /// A link the message offers: the alert's runbook, or the link its sender gave.
     pub link: Option<String>,
     /// Ack/Resolve buttons (Slack) act on this alert.
     pub actionable: Option<Uuid>,
@@ -161,7 +161,7 @@ fn teams(content: &Content, meta: &Meta) -> Formatted {
     let actions: Vec<Value> = meta
         .link
         .iter()
-        .map(|url| json!({"type": "Action.OpenUrl", "title": "Open in oncall", "url": url}))
+        .map(|url| json!({"type": "Action.OpenUrl", "title": "Open link", "url": url}))
         .collect();
     let card = json!({
         "type": "message",
@@ -227,7 +227,7 @@ fn email(content: &Content, meta: &Meta) -> Formatted {
                 .as_ref()
                 .map(|url| {
                     format!(
-                        "<p><a href=\"{}\" style=\"display:inline-block;padding:8px 14px;background:#1f6feb;color:#ffffff;text-decoration:none;border-radius:4px\">Open in oncall</a></p>",
+                        "<p><a href=\"{}\" style=\"display:inline-block;padding:8px 14px;background:#1f6feb;color:#ffffff;text-decoration:none;border-radius:4px\">Open link</a></p>",
                         escape_html(url)
                     )
                 })

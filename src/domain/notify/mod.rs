@@ -4,6 +4,8 @@
 
 pub mod breaker;
 pub mod channel;
+pub mod context;
+pub mod definition;
 pub mod digest;
 pub mod format;
 pub mod message;

@@ -85,7 +85,12 @@ pub fn variables(source: &str) -> Result<BTreeSet<String>, RenderError> {
     let template = env
         .template_from_str(source)
         .map_err(|e| classify(&e, Budget::default()))?;
-    Ok(template.undeclared_variables(false).into_iter().collect())
+    let globals: BTreeSet<&str> = env.globals().map(|(name, _)| name).collect();
+    Ok(template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|name| !globals.contains(name.as_str()))
+        .collect())
 }
 
 fn sandbox(budget: Budget, escape: Escape) -> Environment<'static> {
@@ -313,7 +318,7 @@ mod tests {
 
     #[test]
     fn variables_lists_the_names_read() {
-        let names = variables("{{ alert.summary }} {% for l in labels %}{{ l }}{% endfor %} {{ runbook|default('') }}").unwrap();
+        let names = variables("{{ alert.summary }} {% for l in range(3) %}{% endfor %} {% for l in labels %}{{ l }}{% endfor %} {{ runbook|default('') }}").unwrap();
         assert_eq!(
             names.into_iter().collect::<Vec<_>>(),
             vec!["alert".to_string(), "labels".into(), "runbook".into()]
