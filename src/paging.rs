@@ -17,6 +17,7 @@ use crate::domain::escalation::Target;
 use crate::grpc::definitions::Definitions;
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::schedules::compile;
+use crate::notify::notifier::Notifier;
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::store::Store;
 
@@ -55,6 +56,7 @@ pub struct Outcome {
 pub struct Pager {
     pub store: Arc<dyn Store>,
     pub webhooks: WebhookSender,
+    pub notifier: Notifier,
 }
 
 impl Pager {

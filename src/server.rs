@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
+use crate::actors::delivery::{DeliveryActors, DeliveryDeps};
 use crate::actors::escalation::{EscalationActors, EscalationDeps};
 use crate::actors::flap_dampener::{FlapArgs, FlapDampener};
 use crate::actors::inhibition_watcher::InhibitionWatcher;
@@ -40,12 +41,18 @@ use crate::grpc::pb::alerting::routing::v1::team_service_server::TeamServiceServ
 use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
 use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
 use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
+use crate::grpc::pb::notification::v1::notification_service_server::NotificationServiceServer;
+use crate::grpc::pb::notification::v1::template_service_server::TemplateServiceServer;
 use crate::grpc::{
     self, AlertApi, CarrierApi, CatalogApi, CustomerTierApi, EquipmentTypeApi, EscalationApi,
-    MaintenanceApi, RoutingApi, ScheduleApi, SiteApi, TeamApi, UserApi, WindowBook,
+    MaintenanceApi, NotificationApi, RoutingApi, ScheduleApi, SiteApi, TeamApi, TemplateApi,
+    UserApi, WindowBook,
 };
 use crate::http::{self, AppState};
 use crate::inhibitions::InhibitionBook;
+use crate::notify::log::DeliveryLogWriter;
+use crate::notify::notifier::Notifier;
+use crate::notify::provider::Providers;
 use crate::notify::webhook::WebhookSender;
 use crate::paging::Pager;
 use crate::rulebook::RuleBook;
@@ -86,11 +93,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.allow_private_destinations,
         settings.notify.webhook_signing_secret.clone(),
     )?;
+    let (delivery_log, delivery_log_task) = DeliveryLogWriter::spawn(store.clone());
+    let providers = Providers::new(&settings.notify, webhooks.clone())?;
+    let (deliveries, delivery_supervisor) = DeliveryActors::start(DeliveryDeps {
+        store: store.clone(),
+        providers,
+        log: delivery_log.clone(),
+        settings: settings.notify.clone(),
+    })
+    .await?;
+    let notifier = Notifier::new(store.clone(), delivery_log, deliveries);
     let (escalations, escalation_supervisor) = EscalationActors::start_all(
         EscalationDeps {
             pager: Pager {
                 store: store.clone(),
                 webhooks: webhooks.clone(),
+                notifier: notifier.clone(),
             },
             engine: engine.clone(),
             idle_after: settings.engine.actor_idle_after,
@@ -141,6 +159,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             pager: Pager {
                 store: store.clone(),
                 webhooks: webhooks.clone(),
+                notifier: notifier.clone(),
             },
             escalations,
             flaps,
@@ -216,6 +235,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     health
         .set_serving::<EscalationServiceServer<EscalationApi>>()
         .await;
+    health
+        .set_serving::<TemplateServiceServer<TemplateApi>>()
+        .await;
+    health
+        .set_serving::<NotificationServiceServer<NotificationApi>>()
+        .await;
     let max_message = settings.max_body_bytes;
     let grpc_server = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -268,6 +293,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .add_service(
             CarrierServiceServer::new(CarrierApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            TemplateServiceServer::new(TemplateApi::new(ctx.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            NotificationServiceServer::new(NotificationApi::new(ctx.clone(), notifier.clone()))
                 .max_decoding_message_size(max_message),
         )
         .add_service(
@@ -331,6 +364,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     schedule_supervisor.stop(None);
     escalation_supervisor.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;
+    delivery_supervisor.stop(None);
+    drop(notifier);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, delivery_log_task).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;
     tracing::info!("oncall stopped");

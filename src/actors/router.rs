@@ -33,12 +33,14 @@ use crate::domain::escalation::Target;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::domain::maintenance::{MaintenanceAction, applicable};
+use crate::domain::notify::message::Kind;
 use crate::domain::routing::Explain;
 use crate::domain::severity::Severity;
 use crate::grpc::maintenance::{WindowBook, check_result};
 use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::routing::evaluation_to_pb;
+use crate::grpc::routing::{destination_of, evaluation_to_pb};
 use crate::inhibitions::{InhibitionBook, source_holder};
+use crate::notify::notifier::Chosen;
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::paging::Pager;
 use crate::rulebook::{CompiledRules, RuleBook};
@@ -762,6 +764,44 @@ async fn notify_oncall(
     (outcome.into(), details.join("; "))
 }
 
+/// Posts the alert to a channel (Slack, Teams, email, SMS, voice, webhook) through the
+/// notifier, with the rule's template or the built-in one.
+async fn notify_channel(
+    parts: &RouterParts,
+    alert: &Alert,
+    action: &pb::RoutingAction,
+) -> (String, String) {
+    let Some(notify) = action.notify_channel.as_ref() else {
+        return ("refused".into(), "no channel".into());
+    };
+    let Some(Ok((channel, address))) = notify.target.as_ref().map(destination_of) else {
+        return ("refused".into(), "no valid channel target".into());
+    };
+    let notifier = &parts.pager.notifier;
+    let template = match Uuid::parse_str(&notify.template_id) {
+        Ok(id) => match notifier.template(id).await {
+            Some(found) => Some((id, found)),
+            None => {
+                tracing::warn!(template = %id, "a rule names a template that does not exist; the built-in one is used");
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let chosen = template.as_ref().map(|(id, (def, version))| Chosen {
+        def,
+        id: *id,
+        version: *version,
+    });
+    let request = notifier.alert_request(alert, Kind::Page, channel, &address, None, chosen);
+    let ids = notifier.submit(vec![request]).await;
+    let delivery = ids.first().map(Uuid::to_string).unwrap_or_default();
+    (
+        "queued".into(),
+        format!("{} {address}: delivery {delivery}", channel.as_str()),
+    )
+}
+
 /// Carries out one action; returns its outcome and a detail for the audit log.
 async fn act(
     parts: &RouterParts,
@@ -808,24 +848,10 @@ async fn act(
             Some(hook) => notify(hook.webhook_url.clone()).await,
             None => ("refused".into(), "no webhook URL".into()),
         },
-        Ok(A::NotifyChannel) => {
-            let target = action
-                .notify_channel
-                .as_ref()
-                .and_then(|c| c.target.as_ref());
-            match target {
-                Some(t) if t.channel == pb::ChannelType::Webhook as i32 => {
-                    let url = t
-                        .webhook
-                        .as_ref()
-                        .map(|w| w.url.clone())
-                        .filter(|u| !u.is_empty())
-                        .unwrap_or_else(|| t.address.clone());
-                    notify(url).await
-                }
-                _ => pending("notifications for this channel"),
-            }
+        Ok(A::NotifyChannel) if suppressing => {
+            ("skipped".into(), "a suppress action matched".into())
         }
+        Ok(A::NotifyChannel) => notify_channel(parts, alert, action).await,
         Ok(A::Suppress) => {
             let reason = action
                 .suppress

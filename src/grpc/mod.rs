@@ -12,12 +12,14 @@ pub mod equipment_types;
 pub mod escalation;
 pub mod inhibition;
 pub mod maintenance;
+pub mod notifications;
 pub mod reference;
 pub mod routing;
 pub mod routing_defaults;
 pub mod schedules;
 pub mod sites;
 pub mod teams;
+pub mod templates;
 mod users;
 
 use std::sync::Arc;
@@ -44,6 +46,11 @@ pub mod pb {
             }
         }
     }
+    pub mod notification {
+        pub mod v1 {
+            tonic::include_proto!("notification.v1");
+        }
+    }
     pub mod directory {
         pub mod v1 {
             tonic::include_proto!("directory.v1");
@@ -61,10 +68,12 @@ pub use customer_tiers::CustomerTierApi;
 pub use equipment_types::EquipmentTypeApi;
 pub use escalation::EscalationApi;
 pub use maintenance::{MaintenanceApi, WindowBook};
+pub use notifications::NotificationApi;
 pub use routing::RoutingApi;
 pub use schedules::ScheduleApi;
 pub use sites::SiteApi;
 pub use teams::TeamApi;
+pub use templates::TemplateApi;
 pub use users::{UserApi, issue_token};
 
 /// What every service needs.

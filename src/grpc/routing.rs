@@ -17,6 +17,7 @@ use super::routing_defaults::DefaultsApi;
 use super::{Context, author, convert, next_token, page, parse_id, store_status};
 use crate::domain::access::Action;
 use crate::domain::enrich::{Enrichment, ReferenceData};
+use crate::domain::notify::channel::Channel;
 use crate::domain::routing::{
     CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Explain, Field, Operator,
     RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
@@ -209,18 +210,19 @@ pub(super) fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), S
             }
         }
         Ok(A::NotifyChannel) => {
-            let target = action
+            let notify = action
                 .notify_channel
                 .as_ref()
-                .and_then(|c| c.target.as_ref())
+                .ok_or_else(|| missing("notify_channel"))?;
+            let target = notify
+                .target
+                .as_ref()
                 .ok_or_else(|| missing("notify_channel.target"))?;
-            if target.channel == pb::ChannelType::Unspecified as i32
-                || pb::ChannelType::try_from(target.channel).is_err()
-            {
-                return Err(invalid(
-                    format!("{at}.notify_channel.target.channel"),
-                    "required",
-                ));
+            destination_of(target).map_err(|(field, why)| {
+                invalid(format!("{at}.notify_channel.target.{field}"), why)
+            })?;
+            if !notify.template_id.is_empty() {
+                id("notify_channel.template_id", &notify.template_id)?;
             }
         }
         Ok(A::Suppress) => {
@@ -264,9 +266,12 @@ pub(super) fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), S
                     "must not be negative",
                 ));
             }
-            if aggregate.target.is_none() {
-                return Err(missing("aggregate.target"));
-            }
+            let target = aggregate
+                .target
+                .as_ref()
+                .ok_or_else(|| missing("aggregate.target"))?;
+            destination_of(target)
+                .map_err(|(field, why)| invalid(format!("{at}.aggregate.target.{field}"), why))?;
         }
         Ok(A::Escalate) => id(
             "escalate.escalation_policy_id",
@@ -829,4 +834,46 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::DefaultRouting>, Status> {
         self.defaults.update(request).await
     }
+}
+
+/// Where a channel target sends: its channel and address (a Slack channel id, a URL,
+/// an email address or number). Errors name the target's field at fault.
+pub fn destination_of(
+    target: &pb::ChannelTarget,
+) -> Result<(Channel, String), (&'static str, String)> {
+    let channel = match pb::ChannelType::try_from(target.channel) {
+        Ok(pb::ChannelType::Webhook) => Channel::Webhook,
+        Ok(pb::ChannelType::Slack) => Channel::Slack,
+        Ok(pb::ChannelType::Teams) => Channel::Teams,
+        Ok(pb::ChannelType::Email) => Channel::Email,
+        Ok(pb::ChannelType::Sms) => Channel::Sms,
+        Ok(pb::ChannelType::Voice) => Channel::Voice,
+        _ => return Err(("channel", "required".into())),
+    };
+    let (field, address) = match channel {
+        Channel::Slack => (
+            "slack.channel_id",
+            target
+                .slack
+                .as_ref()
+                .map(|s| s.channel_id.clone())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| target.address.clone()),
+        ),
+        Channel::Webhook => (
+            "webhook.url",
+            target
+                .webhook
+                .as_ref()
+                .map(|w| w.url.clone())
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| target.address.clone()),
+        ),
+        _ => ("address", target.address.clone()),
+    };
+    let address = address.trim().to_string();
+    channel
+        .check_address(&address)
+        .map_err(|why| (field, why))?;
+    Ok((channel, address))
 }

@@ -3,6 +3,9 @@
 //! renders messages and hands them to the per-destination delivery actors.
 
 pub mod email;
+pub mod log;
+pub mod notifier;
+pub mod outgoing;
 pub mod provider;
 pub mod settings;
 pub mod slack;

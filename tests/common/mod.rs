@@ -22,6 +22,8 @@ use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
 use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
 use oncall::grpc::pb::directory::v1 as dir;
 use oncall::grpc::pb::directory::v1::user_service_client::UserServiceClient;
+use oncall::grpc::pb::notification::v1::notification_service_client::NotificationServiceClient;
+use oncall::grpc::pb::notification::v1::template_service_client::TemplateServiceClient;
 use tonic::transport::Channel;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -311,6 +313,14 @@ impl Server {
 
     pub async fn catalog(&self) -> CatalogServiceClient<Channel> {
         CatalogServiceClient::new(self.channel().await)
+    }
+
+    pub async fn templates(&self) -> TemplateServiceClient<Channel> {
+        TemplateServiceClient::new(self.channel().await)
+    }
+
+    pub async fn notifications(&self) -> NotificationServiceClient<Channel> {
+        NotificationServiceClient::new(self.channel().await)
     }
 
     pub async fn users(&self) -> UserServiceClient<Channel> {

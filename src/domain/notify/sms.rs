@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn extended_characters_count_twice() {
         let text = "{".repeat(80);
-        assert_eq!(fit_one(&text).1, false);
+        assert!(!fit_one(&text).1);
         let text = "{".repeat(81);
         let (cut, was_cut) = fit_one(&text);
         assert!(was_cut);

@@ -1,0 +1,361 @@
+//! Local stand-ins for the providers, speaking their wire formats on loopback: a Slack
+//! Web API that checks the token and Block Kit limits and can be told to fail, a Twilio
+//! REST API, a Teams/webhook sink that checks oncall's HMAC signature, and an SMTP sink.
+
+#![allow(dead_code)] // each test uses the fakes it needs
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+pub const SLACK_TOKEN: &str = "xoxb-test-token";
+pub const TWILIO_SID: &str = "AC0123456789abcdef";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token";
+pub const WEBHOOK_SECRET: &str = "webhook-signing-secret";
+
+/// One request a fake received.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub at: Instant,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// What the fake answered.
+    pub status: u16,
+}
+
+impl Hit {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+
+    pub fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A scripted failure: the status and Retry-After to answer the next request with.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    /// Only for requests whose body contains this.
+    pub when_body_contains: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct Fake {
+    pub hits: Arc<Mutex<Vec<Hit>>>,
+    pub failures: Arc<Mutex<VecDeque<Failure>>>,
+    /// Answer every matching request with this status, for ever.
+    pub always: Arc<Mutex<Option<Failure>>>,
+}
+
+impl Fake {
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    pub fn fail_next(
+        &self,
+        status: u16,
+        retry_after: Option<u64>,
+        when_body_contains: Option<&str>,
+    ) {
+        self.failures.lock().unwrap().push_back(Failure {
+            status,
+            retry_after,
+            when_body_contains: when_body_contains.map(str::to_string),
+        });
+    }
+
+    fn scripted(&self, body: &[u8]) -> Option<Failure> {
+        let text = String::from_utf8_lossy(body);
+        let applies = |f: &Failure| {
+            f.when_body_contains
+                .as_ref()
+                .is_none_or(|s| text.contains(s.as_str()))
+        };
+        if let Some(always) = self.always.lock().unwrap().clone()
+            && applies(&always)
+        {
+            return Some(always);
+        }
+        let mut failures = self.failures.lock().unwrap();
+        let index = failures.iter().position(applies)?;
+        failures.remove(index)
+    }
+
+    fn record(&self, path: &str, headers: &HeaderMap, body: &Bytes, status: u16) {
+        self.hits.lock().unwrap().push(Hit {
+            at: Instant::now(),
+            path: path.to_string(),
+            headers: headers.clone(),
+            body: body.clone(),
+            status,
+        });
+    }
+}
+
+fn failure_response(failure: &Failure) -> Response {
+    let mut response = (
+        StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        "scripted failure",
+    )
+        .into_response();
+    if let Some(seconds) = failure.retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", seconds.to_string().parse().unwrap());
+    }
+    response
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind fake");
+    let address = listener.local_addr().expect("fake address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+/// Slack's Web API: `POST /api/chat.postMessage`. Checks the bot token and Block Kit's
+/// limits (at most 50 blocks, section text at most 3000 characters) like Slack does.
+pub async fn slack() -> (String, Fake) {
+    let fake = Fake::default();
+    let app = axum::Router::new()
+        .route(
+            "/api/chat.postMessage",
+            axum::routing::post(
+                |State(fake): State<Fake>, headers: HeaderMap, body: Bytes| async move {
+                    if let Some(failure) = fake.scripted(&body) {
+                        fake.record("/api/chat.postMessage", &headers, &body, failure.status);
+                        return failure_response(&failure);
+                    }
+                    let ok = |error: Option<&str>| match error {
+                        None => serde_json::json!({"ok": true, "ts": "1700000000.000100"}),
+                        Some(e) => serde_json::json!({"ok": false, "error": e}),
+                    };
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    let answer = if auth != Some(&format!("Bearer {SLACK_TOKEN}")) {
+                        ok(Some("invalid_auth"))
+                    } else {
+                        let message: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
+                        let too_long = blocks.iter().any(|b| {
+                            b["text"]["text"]
+                                .as_str()
+                                .is_some_and(|t| t.chars().count() > 3000)
+                        });
+                        if message["channel"].as_str().is_none_or(str::is_empty) {
+                            ok(Some("channel_not_found"))
+                        } else if blocks.len() > 50 || too_long {
+                            ok(Some("invalid_blocks"))
+                        } else {
+                            ok(None)
+                        }
+                    };
+                    fake.record("/api/chat.postMessage", &headers, &body, 200);
+                    axum::Json(answer).into_response()
+                },
+            ),
+        )
+        .with_state(fake.clone());
+    (format!("{}/api", serve(app).await), fake)
+}
+
+/// Twilio's REST API: Messages.json and Calls.json under an account, basic auth.
+pub async fn twilio() -> (String, Fake) {
+    let fake = Fake::default();
+    let handler = |State(fake): State<Fake>,
+                   uri: axum::http::Uri,
+                   headers: HeaderMap,
+                   body: Bytes| async move {
+        let path = uri.path().to_string();
+        if let Some(failure) = fake.scripted(&body) {
+            fake.record(&path, &headers, &body, failure.status);
+            return failure_response(&failure);
+        }
+        use base64::Engine as _;
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}"))
+        );
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            fake.record(&path, &headers, &body, 401);
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"code": 20003, "message": "Authenticate"})),
+            )
+                .into_response();
+        }
+        fake.record(&path, &headers, &body, 201);
+        (
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({"sid": "SM0123", "status": "queued"})),
+        )
+            .into_response()
+    };
+    let app = axum::Router::new()
+        .route(
+            &format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"),
+            axum::routing::post(handler),
+        )
+        .route(
+            &format!("/2010-04-01/Accounts/{TWILIO_SID}/Calls.json"),
+            axum::routing::post(handler),
+        )
+        .with_state(fake.clone());
+    (serve(app).await, fake)
+}
+
+/// A sink for webhooks and Teams cards: records every POST; webhooks' signatures are
+/// checked by the tests with `signature_ok`.
+pub async fn sink() -> (String, Fake) {
+    let fake = Fake::default();
+    let app = axum::Router::new()
+        .route(
+            "/{*path}",
+            axum::routing::post(
+                |State(fake): State<Fake>,
+                 uri: axum::http::Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    if let Some(failure) = fake.scripted(&body) {
+                        fake.record(uri.path(), &headers, &body, failure.status);
+                        return failure_response(&failure);
+                    }
+                    fake.record(uri.path(), &headers, &body, 200);
+                    "1".into_response()
+                },
+            ),
+        )
+        .with_state(fake.clone());
+    (serve(app).await, fake)
+}
+
+/// Checks `X-Oncall-Signature` against `X-Oncall-Timestamp` and the body, as a receiver
+/// would.
+pub fn signature_ok(hit: &Hit, secret: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let header = |name: &str| {
+        hit.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let timestamp = header("x-oncall-timestamp");
+    let Some(given) = header("x-oncall-signature")
+        .strip_prefix("sha256=")
+        .map(str::to_string)
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(&hit.body);
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() < 300);
+    fresh && hex::decode(given).is_ok_and(|g| mac.verify_slice(&g).is_ok())
+}
+
+/// A received mail: envelope and the DATA as sent.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// An SMTP server on loopback (RFC 5321 without TLS): EHLO, MAIL, RCPT, DATA, RSET,
+/// NOOP, QUIT. Returns its port and what it received.
+pub async fn smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let mails: Arc<Mutex<Vec<Mail>>> = Default::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind smtp");
+    let port = listener.local_addr().expect("smtp address").port();
+    let store = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read);
+                let _ = write.write_all(b"220 fake-smtp ESMTP ready\r\n").await;
+                let (mut from, mut to) = (String::new(), Vec::new());
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let command = line.trim_end().to_string();
+                    let upper = command.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-fake-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                    } else if upper.starts_with("HELO")
+                        || upper.starts_with("NOOP")
+                        || upper.starts_with("RSET")
+                    {
+                        b"250 OK\r\n"
+                    } else if upper.starts_with("MAIL FROM:") {
+                        from = command[10..].trim().to_string();
+                        b"250 OK\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        to.push(command[8..].trim().to_string());
+                        b"250 OK\r\n"
+                    } else if upper == "DATA" {
+                        let _ = write
+                            .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                            .await;
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == ".\r\n" || line == ".\n" {
+                                break;
+                            }
+                            data.push_str(
+                                line.strip_prefix('.')
+                                    .filter(|_| line.starts_with(".."))
+                                    .unwrap_or(&line),
+                            );
+                        }
+                        store.lock().unwrap().push(Mail {
+                            from: std::mem::take(&mut from),
+                            to: std::mem::take(&mut to),
+                            data,
+                        });
+                        b"250 OK queued\r\n"
+                    } else if upper == "QUIT" {
+                        let _ = write.write_all(b"221 Bye\r\n").await;
+                        return;
+                    } else {
+                        b"502 Command not implemented\r\n"
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, mails)
+}
