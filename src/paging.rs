@@ -1,9 +1,8 @@
 //! Paging: turning escalation targets into the people and channels to reach now, and
 //! reaching them. Used by escalation chains and by routing's `notify_oncall`.
 //!
-//! Until the notification service lands, a user is paged through their verified
-//! webhook contact method (a real POST); a user without one is recorded as not paged,
-//! with the reason, never silently skipped.
+//! A user is paged through every verified contact method a provider can reach; a user
+//! without one is recorded as not paged, with the reason, never silently skipped.
 
 use std::sync::Arc;
 
@@ -12,14 +11,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::alert::Alert;
-use crate::domain::directory::ContactKind;
 use crate::domain::escalation::Target;
+use crate::domain::notify::channel::Channel;
+use crate::domain::notify::message::Kind;
 use crate::grpc::definitions::Definitions;
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::schedules::compile;
-use crate::notify::notifier::Notifier;
+use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Someone or something to page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,45 +116,98 @@ impl Pager {
         }
     }
 
-    /// Pages one recipient about an alert.
+    /// Pages one recipient about an alert. A channel (a URL) and a user's webhook
+    /// methods get the alert's JSON by a signed POST at once; the user's other verified
+    /// methods (Slack, email, SMS, voice) get it through the notifier, rate-limited and
+    /// retried by their destination's delivery actor. `key` makes the page idempotent:
+    /// a page key already delivered to a destination is not queued again.
     pub async fn page(
         &self,
         recipient: &Recipient,
         alert: &Alert,
         context: serde_json::Value,
+        key: Option<&str>,
     ) -> Outcome {
-        let url = match recipient {
-            Recipient::Channel(url) => url.clone(),
-            Recipient::User(user) => match self.store.list_contact_methods(*user).await {
-                Ok(methods) => match methods
-                    .into_iter()
-                    .find(|m| m.kind == ContactKind::Webhook && m.verified)
-                {
-                    Some(method) => method.address,
-                    None => {
-                        return Outcome {
-                            outcome: "not sent",
-                            detail: format!(
-                                "user {user} has no verified webhook contact method (other channels wait for the notification service)"
-                            ),
-                        };
-                    }
-                },
-                Err(error) => {
-                    return Outcome {
-                        outcome: "failed",
-                        detail: format!("storage unavailable: {error}"),
-                    };
-                }
-            },
-        };
         let body = json!({
             "type": "page",
             "recipient": recipient.key(),
             "alert": alert_payload(alert, None),
             "escalation": context,
         });
-        match self.webhooks.post(&url, &body).await {
+        let user = match recipient {
+            Recipient::Channel(url) => return self.post(url, &body).await,
+            Recipient::User(user) => *user,
+        };
+        let methods = match self.store.list_contact_methods(user).await {
+            Ok(methods) => methods,
+            Err(error) => {
+                return Outcome {
+                    outcome: "failed",
+                    detail: format!("storage unavailable: {error}"),
+                };
+            }
+        };
+        let reachable = pageable(&methods);
+        if reachable.is_empty() {
+            return Outcome {
+                outcome: "not sent",
+                detail: format!("user {user} has no verified contact method a provider can reach"),
+            };
+        }
+        let mut details = Vec::new();
+        let mut handed_over = false;
+        for (channel, method) in reachable {
+            if channel == Channel::Webhook {
+                let posted = self.post(&method.address, &body).await;
+                handed_over |= posted.outcome == "sent";
+                details.push(posted.detail);
+                continue;
+            }
+            let mut request = self.notifier.alert_request(
+                alert,
+                Kind::Page,
+                channel,
+                &method.address,
+                Some(user),
+                None,
+            );
+            request.request_id = key.map(|k| format!("page:{k}")).unwrap_or_default();
+            match self.notifier.submit_durable(&[request]).await {
+                Ok(records) => {
+                    handed_over = true;
+                    let id = records
+                        .first()
+                        .map(|r| r.id.to_string())
+                        .unwrap_or_default();
+                    details.push(format!(
+                        "{} {}: queued delivery {id}",
+                        channel.as_str(),
+                        method.address
+                    ));
+                }
+                Err(StoreError::Conflict(_)) => {
+                    handed_over = true;
+                    details.push(format!(
+                        "{} {}: already paged for this step",
+                        channel.as_str(),
+                        method.address
+                    ));
+                }
+                Err(error) => details.push(format!(
+                    "{} {}: not queued: {error}",
+                    channel.as_str(),
+                    method.address
+                )),
+            }
+        }
+        Outcome {
+            outcome: if handed_over { "sent" } else { "failed" },
+            detail: details.join("; "),
+        }
+    }
+
+    async fn post(&self, url: &str, body: &serde_json::Value) -> Outcome {
+        match self.webhooks.post(url, body).await {
             Ok(status) => Outcome {
                 outcome: "sent",
                 detail: format!("webhook {url}: HTTP {status}"),

@@ -48,7 +48,7 @@ use crate::grpc::{
     MaintenanceApi, NotificationApi, RoutingApi, ScheduleApi, SiteApi, TeamApi, TemplateApi,
     UserApi, WindowBook,
 };
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, ChatSettings};
 use crate::inhibitions::InhibitionBook;
 use crate::notify::log::DeliveryLogWriter;
 use crate::notify::notifier::Notifier;
@@ -97,12 +97,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let providers = Providers::new(&settings.notify, webhooks.clone())?;
     let (deliveries, delivery_supervisor) = DeliveryActors::start(DeliveryDeps {
         store: store.clone(),
-        providers,
+        providers: providers.clone(),
         log: delivery_log.clone(),
         settings: settings.notify.clone(),
     })
     .await?;
-    let notifier = Notifier::new(store.clone(), delivery_log, deliveries);
+    let notifier = Notifier::new(store.clone(), delivery_log, deliveries, providers);
     let (escalations, escalation_supervisor) = EscalationActors::start_all(
         EscalationDeps {
             pager: Pager {
@@ -135,7 +135,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         webhooks: webhooks.clone(),
     })
     .await?;
-    let (aggregator, _) = ractor::Actor::spawn(None, Aggregator, webhooks.clone()).await?;
+    let (aggregator, _) =
+        ractor::Actor::spawn(None, Aggregator, (webhooks.clone(), notifier.clone())).await?;
     let (flap_summaries, flap_summaries_out) = tokio::sync::mpsc::channel(1_024);
     let (flaps, _) = ractor::Actor::spawn(
         None,
@@ -304,7 +305,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .max_decoding_message_size(max_message),
         )
         .add_service(
-            UserServiceServer::new(UserApi::new(ctx, webhooks.clone()))
+            UserServiceServer::new(UserApi::new(ctx, webhooks.clone(), notifier.clone()))
                 .max_decoding_message_size(max_message),
         )
         .serve_with_incoming_shutdown(
@@ -325,6 +326,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
         flood_guard,
         ready: ready.clone(),
+        chat: ChatSettings {
+            slack_signing_secret: settings
+                .notify
+                .slack
+                .as_ref()
+                .and_then(|s| s.signing_secret.clone()),
+            twilio_auth_token: settings
+                .notify
+                .twilio
+                .as_ref()
+                .map(|t| t.auth_token.clone()),
+            public_url: settings.public_url.clone(),
+        },
     });
     let http_listener = http_listener.tap_io(|stream| {
         if let Err(error) = stream.set_nodelay(true) {

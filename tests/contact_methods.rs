@@ -75,7 +75,7 @@ async fn a_user_verifies_a_webhook_contact_method_with_the_code_it_received() {
         .into_inner();
     assert!(verified.verified);
 
-    // Email cannot carry the code until the notification service lands, and says so.
+    // Email cannot carry the code while no SMTP server is configured, and says so.
     let email = users
         .add_contact_method(authed(
             add(dir::ContactMethodType::Email, "bob@example.net"),
@@ -85,7 +85,11 @@ async fn a_user_verifies_a_webhook_contact_method_with_the_code_it_received() {
         .unwrap()
         .into_inner();
     assert!(!email.code_sent);
-    assert!(email.code_detail.starts_with("pending: notifications"));
+    assert!(
+        email.code_detail.starts_with("not sent: email"),
+        "{}",
+        email.code_detail
+    );
     let again = users
         .add_contact_method(authed(
             add(dir::ContactMethodType::Email, "bob@example.net"),

@@ -989,3 +989,218 @@ async fn a_provider_that_keeps_failing_is_reported_to_the_fallback() {
         .to_string();
     assert!(text.contains("slack keeps failing"), "{text}");
 }
+
+#[tokio::test]
+async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
+    let (slack_url, slack) = fakes::slack().await;
+    let (twilio_url, _twilio) = fakes::twilio().await;
+    let db = Db::sqlite();
+    let config = format!(
+        "{}\n[notify.twilio]\napi_base_url = \"{twilio_url}\"\naccount_sid = \"{TWILIO_SID}\"\nauth_token = \"{TWILIO_TOKEN}\"\nfrom_number = \"+15550100\"\n",
+        slack_config(&slack_url, "")
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let path = file.path().to_string_lossy().to_string();
+    let server = Server::start_with(
+        &db,
+        &[
+            "--allow-private-destinations",
+            "--config",
+            &path,
+            "--public-url",
+            "https://oncall.example.net",
+        ],
+    )
+    .await;
+    let (service, key) = server.service_with_key("core").await;
+    let _ = service;
+    let (erin, _) = server.user_with_token("erin", dir::Role::Responder).await;
+    let mut users = server.users().await;
+    for (kind, address) in [
+        (dir::ContactMethodType::Slack, "U012ERIN34"),
+        (dir::ContactMethodType::Sms, "+15550199"),
+    ] {
+        users
+            .add_contact_method(authed(
+                dir::AddContactMethodRequest {
+                    user_id: erin.clone(),
+                    method: Some(dir::ContactMethod {
+                        r#type: kind as i32,
+                        address: address.into(),
+                        verified: true,
+                        ..Default::default()
+                    }),
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .unwrap();
+    }
+    // Two alerts, posted to #noc with Ack/Resolve buttons.
+    let mut notify = routing::RoutingAction {
+        r#type: routing::ActionType::NotifyChannel as i32,
+        ..Default::default()
+    };
+    notify.notify_channel = Some(routing::NotifyChannelAction {
+        target: Some(routing::ChannelTarget {
+            channel: routing::ChannelType::Slack as i32,
+            slack: Some(routing::SlackTarget {
+                channel_id: "C0NOC".into(),
+            }),
+            ..Default::default()
+        }),
+        template_id: String::new(),
+    });
+    server
+        .routing()
+        .await
+        .create_routing_rule(authed(
+            routing::CreateRoutingRuleRequest {
+                rule: Some(routing::RoutingRule {
+                    name: "to #noc".into(),
+                    priority: 1,
+                    enabled: true,
+                    actions: vec![notify],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let (status, _, body) = server
+        .post_json(
+            &format!("/api/v1/webhook/alertmanager/{key}"),
+            &common::alertmanager_batch(0, 1),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let posted = eventually("the Slack message", async || {
+        slack.hits().first().map(|h| h.json())
+    })
+    .await;
+    let buttons = posted["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("Ack and Resolve buttons")
+        .clone();
+    let alert_id = buttons["elements"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(buttons["elements"][0]["action_id"], "oncall_ack");
+
+    let slack_post = |payload: serde_json::Value, secret: &str, timestamp: i64| {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        reqwest::Client::new()
+            .post(server.http("/api/v1/slack/actions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+    };
+    let click = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": "U012ERIN34", "username": "erin"},
+        "actions": [{"action_id": "oncall_ack", "block_id": "oncall_alert", "value": alert_id}],
+    });
+    let now = chrono::Utc::now().timestamp();
+    let forged = slack_post(click.clone(), "not the secret", now)
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let stale = slack_post(click.clone(), "slack-signing-secret", now - 3600)
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    assert_eq!(
+        server.alert(&alert_id).await.status,
+        oncall::grpc::pb::alerting::v1::AlertStatus::Triggered as i32
+    );
+    let answer = slack_post(click, "slack-signing-secret", now)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Acknowledged #"),
+        "{answer}"
+    );
+    let acked = server.alert(&alert_id).await;
+    assert_eq!(
+        acked.status,
+        oncall::grpc::pb::alerting::v1::AlertStatus::Acknowledged as i32
+    );
+    assert_eq!(acked.acknowledged_by, erin);
+
+    // An SMS reply resolves it, signed by Twilio over the public URL.
+    let sms = |from: &str, text: &str, token: &str| {
+        let params: Vec<(String, String)> = [
+            ("From", from),
+            ("To", "+15550100"),
+            ("Body", text),
+            ("MessageSid", "SM1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let signature = oncall::notify::twilio::signature(
+            token,
+            "https://oncall.example.net/api/v1/twilio/sms",
+            &params,
+        );
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
+        reqwest::Client::new()
+            .post(server.http("/api/v1/twilio/sms"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(body)
+            .send()
+    };
+    let reply = format!("resolve {}", acked.number);
+    let forged = sms("+15550199", &reply, "wrong token").await.unwrap();
+    assert_eq!(forged.status(), 401);
+    let stranger = sms("+15550777", &reply, TWILIO_TOKEN).await.unwrap();
+    assert!(
+        stranger
+            .text()
+            .await
+            .unwrap()
+            .contains("not a verified contact method")
+    );
+    let answer = sms("+15550199", &reply, TWILIO_TOKEN).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/xml");
+    let twiml = answer.text().await.unwrap();
+    assert!(
+        twiml.contains(&format!("<Message>Resolved #{}", acked.number)),
+        "{twiml}"
+    );
+    let resolved = server.alert(&alert_id).await;
+    assert_eq!(
+        resolved.status,
+        oncall::grpc::pb::alerting::v1::AlertStatus::Resolved as i32
+    );
+    let again = sms("+15550199", &reply, TWILIO_TOKEN)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("already resolved"), "{again}");
+}

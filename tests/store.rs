@@ -477,6 +477,9 @@ async fn commits_apply_in_order_and_atomically(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(store.max_alert_number().await.unwrap(), 2);
+    let second = store.find_alert_by_number(2).await.unwrap().unwrap();
+    assert_eq!(second.number, 2);
+    assert!(store.find_alert_by_number(3).await.unwrap().is_none());
     assert_eq!(store.open_alerts().await.unwrap().len(), 2);
 
     // A second open alert for an open key is refused, and the whole commit with it.
@@ -929,7 +932,21 @@ async fn contact_methods_round_trip(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.get_contact_method(method.id).await.unwrap(),
-        Some(verified)
+        Some(verified.clone())
+    );
+    assert_eq!(
+        store
+            .find_contact_methods(ContactKind::Sms, "+14155550100")
+            .await
+            .unwrap(),
+        vec![verified]
+    );
+    assert!(
+        store
+            .find_contact_methods(ContactKind::Voice, "+14155550100")
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert!(store.delete_contact_method(method.id).await.unwrap());
     assert!(

@@ -14,6 +14,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::domain::notify::channel::Channel;
+use crate::domain::notify::digest;
+use crate::domain::notify::format::Content;
+use crate::domain::notify::message::{AlertRef, Kind, Priority};
+use crate::notify::notifier::Notifier;
+use crate::notify::outgoing::{ContextMeta, Outgoing, Request};
 use crate::notify::webhook::WebhookSender;
 
 /// Most groups held open at once.
@@ -35,16 +41,18 @@ pub struct Member {
     pub summary: String,
     pub severity: &'static str,
     pub fingerprint: String,
+    pub site: String,
+    pub service_id: Uuid,
 }
 
 pub enum AggregatorMsg {
     Add {
         key: GroupKey,
         rule_name: String,
-        url: String,
+        to: (Channel, String),
         window: Duration,
         max_alerts: usize,
-        member: Member,
+        member: Box<Member>,
     },
     /// A group's window ended.
     Flush(GroupKey),
@@ -52,7 +60,7 @@ pub enum AggregatorMsg {
 
 struct Group {
     rule_name: String,
-    url: String,
+    to: (Channel, String),
     opened_at: DateTime<Utc>,
     members: Vec<Member>,
 }
@@ -61,21 +69,23 @@ pub struct Aggregator;
 
 pub struct AggregatorState {
     webhooks: WebhookSender,
+    notifier: Notifier,
     groups: HashMap<GroupKey, Group>,
 }
 
 impl Actor for Aggregator {
     type Msg = AggregatorMsg;
     type State = AggregatorState;
-    type Arguments = WebhookSender;
+    type Arguments = (WebhookSender, Notifier);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<AggregatorMsg>,
-        webhooks: WebhookSender,
+        (webhooks, notifier): (WebhookSender, Notifier),
     ) -> Result<AggregatorState, ActorProcessingErr> {
         Ok(AggregatorState {
             webhooks,
+            notifier,
             groups: HashMap::new(),
         })
     }
@@ -99,7 +109,7 @@ impl Actor for Aggregator {
             AggregatorMsg::Add {
                 key,
                 rule_name,
-                url,
+                to,
                 window,
                 max_alerts,
                 member,
@@ -112,18 +122,18 @@ impl Actor for Aggregator {
                         );
                         let alone = Group {
                             rule_name,
-                            url,
+                            to,
                             opened_at: Utc::now(),
-                            members: vec![member],
+                            members: vec![*member],
                         };
-                        send(&state.webhooks, &key, alone, Utc::now());
+                        send(state, &key, alone, Utc::now());
                         return Ok(());
                     }
                     state.groups.insert(
                         key.clone(),
                         Group {
                             rule_name,
-                            url,
+                            to,
                             opened_at: Utc::now(),
                             members: Vec::new(),
                         },
@@ -133,20 +143,20 @@ impl Actor for Aggregator {
                 }
                 let full = match state.groups.get_mut(&key) {
                     Some(group) => {
-                        group.members.push(member);
+                        group.members.push(*member);
                         max_alerts > 0 && group.members.len() >= max_alerts
                     }
                     None => false,
                 };
                 if full && let Some(group) = state.groups.remove(&key) {
-                    send(&state.webhooks, &key, group, Utc::now());
+                    send(state, &key, group, Utc::now());
                 }
             }
             AggregatorMsg::Flush(key) => {
                 // A group flushed early for being full may have been reopened since; its
                 // own timer flushes it, and this one finds either it or nothing.
                 if let Some(group) = state.groups.remove(&key) {
-                    send(&state.webhooks, &key, group, Utc::now());
+                    send(state, &key, group, Utc::now());
                 }
             }
         }
@@ -158,10 +168,11 @@ impl Aggregator {
     /// At shutdown, open groups go out now rather than being lost with the process.
     async fn flush_all(state: &mut AggregatorState) {
         let now = Utc::now();
-        let sends = state.groups.drain().map(|(key, group)| {
-            let body = grouped_message(&key, &group, now);
+        let groups: Vec<(GroupKey, Group)> = state.groups.drain().collect();
+        let sends = groups.into_iter().map(|(key, group)| {
             let webhooks = state.webhooks.clone();
-            async move { webhooks.post(&group.url, &body).await }
+            let notifier = state.notifier.clone();
+            async move { deliver(&webhooks, &notifier, &key, group, now).await }
         });
         let all = futures_util::future::join_all(sends);
         if tokio::time::timeout(Duration::from_secs(5), all)
@@ -173,17 +184,102 @@ impl Aggregator {
     }
 }
 
-/// Posts a group's message without holding the actor while the destination answers.
-fn send(webhooks: &WebhookSender, key: &GroupKey, group: Group, now: DateTime<Utc>) {
-    let body = grouped_message(key, &group, now);
-    let webhooks = webhooks.clone();
-    let url = group.url;
-    tokio::spawn(async move {
-        match webhooks.post(&url, &body).await {
-            Ok(status) => tracing::info!(%url, status, "grouped notification sent"),
-            Err(error) => tracing::warn!(%url, %error, "grouped notification failed"),
+/// Sends a group's message without holding the actor while the destination answers.
+fn send(state: &AggregatorState, key: &GroupKey, group: Group, now: DateTime<Utc>) {
+    let webhooks = state.webhooks.clone();
+    let notifier = state.notifier.clone();
+    let key = key.clone();
+    tokio::spawn(async move { deliver(&webhooks, &notifier, &key, group, now).await });
+}
+
+/// A webhook gets the group as JSON at once; other channels get it as a status message
+/// through the notifier (rate-limited and retried with the rest of that destination's
+/// messages).
+async fn deliver(
+    webhooks: &WebhookSender,
+    notifier: &Notifier,
+    key: &GroupKey,
+    group: Group,
+    now: DateTime<Utc>,
+) {
+    let (channel, address) = group.to.clone();
+    if channel == Channel::Webhook {
+        let body = grouped_message(key, &group, now);
+        match webhooks.post(&address, &body).await {
+            Ok(status) => tracing::info!(url = %address, status, "grouped notification sent"),
+            Err(error) => tracing::warn!(url = %address, %error, "grouped notification failed"),
         }
-    });
+        return;
+    }
+    let alerts: Vec<AlertRef> = group
+        .members
+        .iter()
+        .map(|m| AlertRef {
+            id: m.id,
+            number: m.number,
+            summary: m.summary.clone(),
+            severity: m.severity.to_string(),
+            site: m.site.clone(),
+            service_id: m.service_id,
+        })
+        .collect();
+    let text = grouped_text(key, &group, &alerts);
+    let message = Outgoing::new(
+        Kind::Status,
+        Content {
+            subject: text.lines().next().unwrap_or_default().replace('*', ""),
+            text,
+            html: None,
+        },
+        ContextMeta {
+            alerts,
+            actionable: None,
+            link: None,
+        },
+    );
+    let request = Request {
+        request_id: String::new(),
+        priority: Priority::Normal,
+        channel,
+        address,
+        user_id: None,
+        template: None,
+        message,
+    };
+    notifier.submit(vec![request]).await;
+}
+
+/// The group as text: its size, rule and group values, then up to 20 alerts.
+fn grouped_text(key: &GroupKey, group: &Group, alerts: &[AlertRef]) -> String {
+    let values = key
+        .values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut text = format!(
+        "*{} alert{}* grouped by rule {}{}\n",
+        alerts.len(),
+        if alerts.len() == 1 { "" } else { "s" },
+        group.rule_name,
+        if values.is_empty() {
+            String::new()
+        } else {
+            format!(" ({values})")
+        }
+    );
+    for alert in alerts.iter().take(digest::LISTED) {
+        text.push_str(&format!(
+            "• #{} [{}] {}\n",
+            alert.number,
+            alert.severity.to_uppercase(),
+            alert.summary
+        ));
+    }
+    if alerts.len() > digest::LISTED {
+        text.push_str(&format!("{} more alerts\n", alerts.len() - digest::LISTED));
+    }
+    text.trim_end().to_string()
 }
 
 fn grouped_message(key: &GroupKey, group: &Group, now: DateTime<Utc>) -> Value {

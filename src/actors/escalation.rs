@@ -721,7 +721,14 @@ impl ChainState {
                 "step": page.key.step + 1,
                 "repeat": page.key.repeat,
             });
-            let outcome = self.deps.pager.page(&recipient, alert, context).await;
+            // The stored page's id stands for its key (alert, generation, policy, step,
+            // repeat, target): a page re-sent after a restart is not queued twice.
+            let key = page.id.to_string();
+            let outcome = self
+                .deps
+                .pager
+                .page(&recipient, alert, context, Some(&key))
+                .await;
             if let Err(error) = store
                 .mark_page(page.id, outcome.outcome, &outcome.detail)
                 .await

@@ -643,21 +643,9 @@ fn aggregate(
     let Some(aggregate) = &action.aggregate else {
         return ("refused".into(), "no aggregate settings".into());
     };
-    let Some(target) = aggregate.target.as_ref() else {
-        return ("refused".into(), "no target".into());
+    let Some(Ok(to)) = aggregate.target.as_ref().map(destination_of) else {
+        return ("refused".into(), "no valid target".into());
     };
-    if target.channel != pb::ChannelType::Webhook as i32 {
-        return (
-            "pending: notifications for this channel".into(),
-            String::new(),
-        );
-    }
-    let url = target
-        .webhook
-        .as_ref()
-        .map(|w| w.url.clone())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| target.address.clone());
     let window = aggregate
         .window
         .as_ref()
@@ -686,16 +674,18 @@ fn aggregate(
     let message = AggregatorMsg::Add {
         key: GroupKey { rule_id, values },
         rule_name: rule_name.to_string(),
-        url,
+        to,
         window,
         max_alerts: usize::try_from(aggregate.max_alerts).unwrap_or(0),
-        member: Member {
+        member: Box::new(Member {
             id: alert.id,
             number: alert.number,
             summary: alert.summary.clone(),
             severity: alert.severity.as_str(),
             fingerprint: alert.fingerprint.clone(),
-        },
+            site: alert.labels.get("oncall_site").cloned().unwrap_or_default(),
+            service_id: alert.service_id,
+        }),
     };
     match parts.aggregator.cast(message) {
         Ok(()) => ("aggregated".into(), detail),
@@ -722,23 +712,69 @@ async fn notify_oncall(
         id: schedule,
         level,
     };
-    let recipients = parts.pager.expand(&target, Utc::now()).await;
+    page_target(
+        parts,
+        alert,
+        &target,
+        serde_json::json!({"schedule_id": schedule.to_string()}),
+        format!("nobody is on call on schedule {schedule}"),
+    )
+    .await
+}
+
+/// Pages a user, or everyone on call for a team, once, without a chain.
+async fn notify_person(
+    parts: &RouterParts,
+    alert: &Alert,
+    action: &pb::RoutingAction,
+) -> (String, String) {
+    let user = action
+        .notify_user
+        .as_ref()
+        .and_then(|n| Uuid::parse_str(&n.user_id).ok());
+    let team = action
+        .notify_team
+        .as_ref()
+        .and_then(|n| Uuid::parse_str(&n.team_id).ok());
+    let (target, context, empty) = match (
+        action.r#type == pb::ActionType::NotifyUser as i32,
+        user,
+        team,
+    ) {
+        (true, Some(user), _) => (
+            Target::User(user),
+            serde_json::json!({"user_id": user.to_string()}),
+            String::new(),
+        ),
+        (false, _, Some(team)) => (
+            Target::Team(team),
+            serde_json::json!({"team_id": team.to_string()}),
+            format!("nobody on team {team} is on call"),
+        ),
+        _ => return ("refused".into(), "no user or team".into()),
+    };
+    page_target(parts, alert, &target, context, empty).await
+}
+
+/// Pages every recipient a target stands for now, recording each page on the alert's
+/// timeline.
+async fn page_target(
+    parts: &RouterParts,
+    alert: &Alert,
+    target: &Target,
+    context: serde_json::Value,
+    empty: String,
+) -> (String, String) {
+    let recipients = parts.pager.expand(target, Utc::now()).await;
     if recipients.is_empty() {
-        return (
-            "failed".into(),
-            format!("nobody is on call on schedule {schedule}"),
-        );
+        return ("failed".into(), empty);
     }
     let mut details = Vec::new();
     let mut sent = false;
     for recipient in &recipients {
         let outcome = parts
             .pager
-            .page(
-                recipient,
-                alert,
-                serde_json::json!({"schedule_id": schedule.to_string()}),
-            )
+            .page(recipient, alert, context.clone(), None)
             .await;
         sent |= outcome.outcome == "sent";
         details.push(format!(
@@ -754,7 +790,7 @@ async fn notify_oncall(
                 TimelineKind::DeliveryFailed
             },
             actor: ACTOR_ROUTING.into(),
-            message: format!("paged {} on call: {}", recipient.key(), outcome.detail),
+            message: format!("paged {}: {}", recipient.key(), outcome.detail),
         };
         if let Err(error) = parts.engine.apply(alert, record).await {
             tracing::warn!(alert = %alert.id, %error, "could not record a page");
@@ -922,8 +958,10 @@ async fn act(
             ("skipped".into(), "a suppress action matched".into())
         }
         Ok(A::NotifyOncall) => notify_oncall(parts, alert, action).await,
-        Ok(A::NotifyTeam) => pending("teams"),
-        Ok(A::NotifyUser) => pending("notifications"),
+        Ok(A::NotifyTeam | A::NotifyUser) if suppressing => {
+            ("skipped".into(), "a suppress action matched".into())
+        }
+        Ok(A::NotifyTeam | A::NotifyUser) => notify_person(parts, alert, action).await,
         Ok(A::CreateTicket) => pending("tickets"),
         Ok(A::Unspecified) | Err(_) => ("refused".into(), "unknown action type".into()),
     }

@@ -3,9 +3,10 @@
 //! sending the code back. A user manages their own methods; an admin manages anyone's
 //! and may add one as already verified.
 //!
-//! Webhook methods get their code now (a POST). The other kinds get theirs once the
-//! notification service can reach them; until then the method says the code was not
-//! sent and why, rather than pretending.
+//! Webhook methods get their code by a signed POST at once; email, SMS, voice and Slack
+//! through the notifier, ahead of everything else waiting for that destination. Teams
+//! and push methods have no provider that reaches one person: the method says so, and
+//! an admin may add them as verified.
 
 use chrono::Utc;
 use rand::Rng;
@@ -18,11 +19,14 @@ use super::{Context, convert, parse_id, store_status};
 use crate::auth::hash_secret;
 use crate::domain::access::{Action, Principal, Role};
 use crate::domain::directory::{ContactKind, ContactMethod};
+use crate::domain::notify::message::{Kind, Priority};
+use crate::notify::notifier::{Notifier, channel_of};
 use crate::notify::webhook::WebhookSender;
 
 pub struct ContactMethodApi {
     pub ctx: Context,
     pub webhooks: WebhookSender,
+    pub notifier: Notifier,
 }
 
 fn kind_from_pb(value: i32) -> Result<ContactKind, Status> {
@@ -120,13 +124,39 @@ impl ContactMethodApi {
                     Err(error) => (false, format!("not sent: {error}")),
                 }
             }
-            other => (
-                false,
-                format!(
-                    "pending: notifications (the code goes out by {} once the notification service lands)",
-                    other.as_str()
+            other => match channel_of(other) {
+                Some(channel) if self.notifier.can_reach(channel).is_err() => (
+                    false,
+                    format!(
+                        "not sent: {}",
+                        self.notifier.can_reach(channel).err().unwrap_or_default()
+                    ),
                 ),
-            ),
+                Some(channel) => {
+                    let text = format!(
+                        "Your oncall verification code is {code}. Enter it to start receiving pages here."
+                    );
+                    let request = Notifier::text_request(
+                        Kind::Verification,
+                        Priority::Critical,
+                        channel,
+                        &method.address,
+                        Some(method.user_id),
+                        "Your oncall verification code",
+                        &text,
+                    );
+                    let ids = self.notifier.submit(vec![request]).await;
+                    let id = ids.first().map(Uuid::to_string).unwrap_or_default();
+                    (true, format!("queued: {} delivery {id}", channel.as_str()))
+                }
+                None => (
+                    false,
+                    format!(
+                        "not sent: no provider reaches a single {} user; an admin may add this method as verified",
+                        other.as_str()
+                    ),
+                ),
+            },
         }
     }
 

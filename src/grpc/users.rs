@@ -12,6 +12,7 @@ use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::auth::{API_TOKEN_PREFIX, hash_secret, new_secret};
 use crate::domain::access::Action;
 use crate::domain::directory::{ApiToken, User};
+use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookSender;
 
 pub struct UserApi {
@@ -20,11 +21,12 @@ pub struct UserApi {
 }
 
 impl UserApi {
-    pub fn new(ctx: Context, webhooks: WebhookSender) -> UserApi {
+    pub fn new(ctx: Context, webhooks: WebhookSender, notifier: Notifier) -> UserApi {
         UserApi {
             contact_methods: ContactMethodApi {
                 ctx: ctx.clone(),
                 webhooks,
+                notifier,
             },
             ctx,
         }

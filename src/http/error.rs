@@ -18,6 +18,8 @@ pub enum ApiError {
     Unauthorized,
     /// 401: the API token (calendar feeds) is unknown, revoked, missing, or not a user's.
     BadToken,
+    /// 401: a signed callback (Slack, Twilio) whose signature does not verify.
+    BadSignature(String),
     /// 404: no such webhook format, schedule or user.
     NotFound(String),
     /// 413: body over the limit, or an alert over its limits.
@@ -95,6 +97,11 @@ impl IntoResponse for ApiError {
             ApiError::BadToken => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "unknown, revoked or missing API token", "field": "token"}),
+                None,
+            ),
+            ApiError::BadSignature(error) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": error, "field": "signature"}),
                 None,
             ),
             ApiError::NotFound(error) => (StatusCode::NOT_FOUND, json!({"error": error}), None),

@@ -3,6 +3,7 @@
 //! `{"error", "field"}` bodies with the status codes CONTRACT.md fixes, never a 500 for
 //! bad input.
 
+mod chat;
 mod error;
 pub mod formats;
 mod health;
@@ -35,6 +36,16 @@ pub struct AppState {
     pub flood_guard: Arc<FloodGuard>,
     /// True once the engine has started, false again when shutdown begins.
     pub ready: Arc<AtomicBool>,
+    pub chat: ChatSettings,
+}
+
+/// What the Slack and Twilio callbacks verify with.
+#[derive(Clone, Default)]
+pub struct ChatSettings {
+    pub slack_signing_secret: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    /// The URL Twilio calls us at: its signature covers it.
+    pub public_url: String,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,5 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/enqueue", post(webhooks::pagerduty))
         .route("/api/v1/schedules/{id}/ical", get(ical::schedule_feed))
         .route("/api/v1/users/{id}/ical", get(ical::user_feed))
+        .route("/api/v1/slack/actions", post(chat::slack_actions))
+        .route("/api/v1/twilio/sms", post(chat::twilio_sms))
         .with_state(state)
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::log::{DeliveryLogWriter, Entry};
 use super::outgoing::{ContextMeta, Outgoing, Request, meta_of_context};
+use super::provider::Providers;
 use crate::actors::delivery::{DeliveryActors, Queued};
 use crate::domain::alert::Alert;
 use crate::domain::directory::{ContactKind, ContactMethod};
@@ -34,6 +35,7 @@ pub struct Notifier {
     store: Arc<dyn Store>,
     log: DeliveryLogWriter,
     actors: DeliveryActors,
+    providers: Providers,
     templates: Arc<Mutex<TemplateCache>>,
     pub budget: Budget,
 }
@@ -47,14 +49,28 @@ pub struct Chosen<'a> {
 }
 
 impl Notifier {
-    pub fn new(store: Arc<dyn Store>, log: DeliveryLogWriter, actors: DeliveryActors) -> Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        log: DeliveryLogWriter,
+        actors: DeliveryActors,
+        providers: Providers,
+    ) -> Notifier {
         Notifier {
             store,
             log,
             actors,
+            providers,
             templates: Arc::new(Mutex::new(HashMap::new())),
             budget: Budget::default(),
         }
+    }
+
+    /// Whether a provider for `channel` is configured; why not otherwise.
+    pub fn can_reach(&self, channel: Channel) -> Result<(), String> {
+        self.providers
+            .get(channel)
+            .map(|_| ())
+            .map_err(|e| e.message)
     }
 
     /// A template's latest version, cached briefly so a storm reads it once.

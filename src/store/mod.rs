@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::alert::{Alert, AlertStatus, TimelineEntry};
 use crate::domain::catalog::{IntegrationKey, Service};
-use crate::domain::directory::{ApiToken, ContactMethod, User};
+use crate::domain::directory::{ApiToken, ContactKind, ContactMethod, User};
 use crate::domain::escalation::{Chain, PageKey};
 use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::{AlertState, AlertWrite};
@@ -259,6 +259,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records the writes, in order, in one transaction: all or none.
     async fn commit(&self, writes: &[AlertWrite]) -> StoreResult<()>;
     async fn get_alert(&self, id: Uuid) -> StoreResult<Option<Alert>>;
+    /// The alert with this number (the short id people type: `ack 42`).
+    async fn find_alert_by_number(&self, number: i64) -> StoreResult<Option<Alert>>;
     async fn list_alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;
     /// The alert's timeline, oldest first.
     async fn alert_timeline(&self, id: Uuid) -> StoreResult<Vec<TimelineEntry>>;
@@ -310,6 +312,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_contact_method(&self, id: Uuid) -> StoreResult<Option<ContactMethod>>;
     /// A user's methods, oldest first.
     async fn list_contact_methods(&self, user_id: Uuid) -> StoreResult<Vec<ContactMethod>>;
+    /// Every user's methods of this kind at this address (a Slack member id, a number):
+    /// how an inbound chat action or SMS finds its user.
+    async fn find_contact_methods(
+        &self,
+        kind: ContactKind,
+        address: &str,
+    ) -> StoreResult<Vec<ContactMethod>>;
     /// Replaces verified, code_hash, code_sent and code_detail.
     async fn update_contact_method(&self, method: &ContactMethod) -> StoreResult<bool>;
     async fn delete_contact_method(&self, id: Uuid) -> StoreResult<bool>;

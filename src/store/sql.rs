@@ -919,6 +919,16 @@ macro_rules! impl_sql_store {
                     .transpose()
             }
 
+            async fn find_alert_by_number(&self, number: i64) -> StoreResult<Option<Alert>> {
+                sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE number = $1"))
+                    .bind(number)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(alert_of)
+                    .transpose()
+            }
+
             async fn list_alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>> {
                 let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM alerts");
                 push_alert_filters(&mut count, query);
@@ -1217,6 +1227,24 @@ macro_rules! impl_sql_store {
                     "SELECT * FROM contact_methods WHERE user_id = $1 ORDER BY created_at, id",
                 )
                 .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(contact_method_of)
+                .collect()
+            }
+
+            async fn find_contact_methods(
+                &self,
+                kind: crate::domain::directory::ContactKind,
+                address: &str,
+            ) -> StoreResult<Vec<crate::domain::directory::ContactMethod>> {
+                sqlx::query(
+                    "SELECT * FROM contact_methods WHERE kind = $1 AND address = $2 \
+                     ORDER BY created_at, id",
+                )
+                .bind(kind.as_str())
+                .bind(address)
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
