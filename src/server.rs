@@ -473,6 +473,7 @@ pub async fn ensure_user(store: &dyn Store, name: &str) -> anyhow::Result<User> 
         name: name.to_string(),
         email: String::new(),
         timezone: "UTC".into(),
+        quiet_hours: None,
         created_at: chrono::Utc::now(),
     };
     store.insert_user(&user).await?;

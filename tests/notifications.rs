@@ -1204,3 +1204,118 @@ async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
         .unwrap();
     assert!(again.contains("already resolved"), "{again}");
 }
+
+#[tokio::test]
+async fn quiet_hours_hold_all_but_critical() {
+    let (sink_url, sink) = fakes::sink().await;
+    let db = Db::sqlite();
+    let (server, _config) = server_with(&db, "").await;
+    let (erin, erin_token) = server.user_with_token("erin", dir::Role::Responder).await;
+    let mut users = server.users().await;
+    users
+        .add_contact_method(authed(
+            dir::AddContactMethodRequest {
+                user_id: erin.clone(),
+                method: Some(dir::ContactMethod {
+                    r#type: dir::ContactMethodType::Webhook as i32,
+                    address: format!("{sink_url}/erin"),
+                    verified: true,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    // Quiet from an hour ago until an hour from now, in Erin's zone.
+    let zone: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+    let local = chrono::Utc::now().with_timezone(&zone);
+    let hour = |offset: i64| {
+        (local + chrono::Duration::hours(offset))
+            .format("%H:%M")
+            .to_string()
+    };
+    let me = users
+        .get_user(authed(
+            dir::GetUserRequest { id: erin.clone() },
+            &erin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let bad = users
+        .update_user(authed(
+            dir::UpdateUserRequest {
+                user: Some(dir::User {
+                    quiet_hours_start: "22:00".into(),
+                    ..me.clone()
+                }),
+            },
+            &erin_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("user.quiet_hours_start"),
+        "{}",
+        bad.message()
+    );
+    let updated = users
+        .update_user(authed(
+            dir::UpdateUserRequest {
+                user: Some(dir::User {
+                    timezone: "Asia/Tokyo".into(),
+                    quiet_hours_start: hour(-1),
+                    quiet_hours_end: hour(1),
+                    ..me
+                }),
+            },
+            &erin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.quiet_hours_end, hour(1));
+
+    let template = create_template(
+        &server,
+        "t",
+        vec![channel(pb::ChannelType::Webhook, "{{ what }}")],
+    )
+    .await;
+    let request = |what: &str, priority: pb::NotificationPriority| pb::SendNotificationRequest {
+        template_id: template.id.clone(),
+        render_context: Some(context(&[("what", text(what))])),
+        priority: priority as i32,
+        user_ids: vec![erin.clone()],
+        ..Default::default()
+    };
+    let routine = send(&server, request("routine", pb::NotificationPriority::High))
+        .await
+        .unwrap();
+    let urgent = send(
+        &server,
+        request("urgent", pb::NotificationPriority::Critical),
+    )
+    .await
+    .unwrap();
+    let status = settled(&server, &urgent.deliveries[0].id).await;
+    assert_eq!(
+        status.state,
+        pb::DeliveryState::Sent as i32,
+        "critical goes through quiet hours"
+    );
+    let held = eventually("the hold recorded", async || {
+        let status = status_of(&server, &routine.deliveries[0].id).await;
+        status.last_error.contains("quiet hours").then_some(status)
+    })
+    .await;
+    assert_eq!(held.state, pb::DeliveryState::Pending as i32);
+    let texts: Vec<String> = sink
+        .hits()
+        .iter()
+        .map(|h| h.json()["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(texts, vec!["urgent".to_string()]);
+}

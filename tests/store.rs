@@ -899,6 +899,7 @@ async fn contact_methods_round_trip(store: Arc<dyn Store>) {
         name: "erin".into(),
         email: "erin@example.net".into(),
         timezone: "UTC".into(),
+        quiet_hours: None,
         created_at: at(0),
     };
     store.insert_user(&user).await.unwrap();

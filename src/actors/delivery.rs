@@ -11,7 +11,9 @@
 //!   and jitter; other refusals fail at once;
 //! * a circuit breaker per provider stops hammering a provider that keeps failing, and
 //!   the configured fallback destination is told when it opens;
-//! * every attempt and state change goes to the delivery log.
+//! * every attempt and state change goes to the delivery log;
+//! * a message below critical for a user in their quiet hours waits until they end
+//!   (the supervisor holds it before it reaches the destination's actor).
 //!
 //! A failed actor is restarted by the supervisor, which reloads its destination's
 //! unfinished deliveries from the store.
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use chrono_tz::Tz;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -34,6 +37,7 @@ use crate::domain::notify::digest;
 use crate::domain::notify::format::Content;
 use crate::domain::notify::message::{Kind, Priority};
 use crate::domain::notify::queue::{Batch, Pending, PendingQueue};
+use crate::domain::notify::quiet::QuietHours;
 use crate::notify::log::{DeliveryLogWriter, Entry};
 use crate::notify::outgoing::{ContextMeta, Outgoing, Request};
 use crate::notify::provider::{Providers, Receipt, SendError};
@@ -46,6 +50,9 @@ pub struct Queued {
     pub id: Uuid,
     pub channel: Channel,
     pub address: String,
+    /// The user it is for: their quiet hours apply below critical.
+    pub user_id: Option<Uuid>,
+    pub priority: Priority,
     pub message: Outgoing,
 }
 
@@ -55,10 +62,15 @@ impl Queued {
             id: record.id,
             channel: Channel::parse(&record.channel)?,
             address: record.address.clone(),
+            user_id: record.user_id,
+            priority: Priority::from_i32(record.priority).unwrap_or(Priority::Normal),
             message,
         })
     }
 }
+
+/// How long a user's quiet hours are reused before they are read again.
+const QUIET_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct DeliveryDeps {
@@ -117,6 +129,8 @@ pub struct DeliverySupervisor;
 
 pub struct SupervisorState {
     deps: Arc<DeliveryDeps>,
+    /// Users' quiet hours and zones, read at most every `QUIET_TTL`.
+    quiet: HashMap<Uuid, (Instant, Option<(QuietHours, Tz)>)>,
     breakers: Arc<Mutex<HashMap<Channel, Breaker>>>,
     actors: HashMap<(Channel, String), ActorRef<DeliveryMsg>>,
     by_actor: HashMap<ActorId, (Channel, String)>,
@@ -151,17 +165,75 @@ impl DeliverySupervisor {
         Ok(actor)
     }
 
+    /// When the user's quiet hours end, if they hold now.
+    async fn quiet_until(state: &mut SupervisorState, user: Uuid) -> Option<chrono::DateTime<Utc>> {
+        let fresh = state
+            .quiet
+            .get(&user)
+            .is_some_and(|(at, _)| at.elapsed() < QUIET_TTL);
+        if !fresh {
+            let found = match state.deps.store.get_user(user).await {
+                Ok(found) => {
+                    found.and_then(|u| Some((u.quiet_hours?, u.timezone.parse::<Tz>().ok()?)))
+                }
+                Err(error) => {
+                    tracing::warn!(%user, %error, "could not read quiet hours; sending now");
+                    None
+                }
+            };
+            if state.quiet.len() >= 10_000 {
+                state.quiet.retain(|_, (at, _)| at.elapsed() < QUIET_TTL);
+            }
+            state.quiet.insert(user, (Instant::now(), found));
+        }
+        let (_, quiet) = state.quiet.get(&user)?;
+        let (hours, zone) = quiet.as_ref()?;
+        hours.holds_until(*zone, Utc::now())
+    }
+
     async fn dispatch(
         myself: &ActorRef<SupervisorMsg>,
         state: &mut SupervisorState,
         queued: Vec<Queued>,
     ) -> Result<(), ActorProcessingErr> {
         let mut by_destination: HashMap<(Channel, String), Vec<Queued>> = HashMap::new();
+        let mut held = Vec::new();
         for item in queued {
+            if item.priority < Priority::Critical
+                && let Some(user) = item.user_id
+                && let Some(until) = Self::quiet_until(state, user).await
+            {
+                held.push((item, until));
+                continue;
+            }
             by_destination
                 .entry((item.channel, item.address.clone()))
                 .or_default()
                 .push(item);
+        }
+        if !held.is_empty() {
+            let now = Utc::now();
+            let entries = held
+                .iter()
+                .map(|(item, until)| {
+                    Entry::Update(DeliveryUpdate {
+                        id: item.id,
+                        state: "pending".into(),
+                        attempts: 0,
+                        last_error: format!(
+                            "held for the user's quiet hours until {}",
+                            until.to_rfc3339()
+                        ),
+                        merged_into: None,
+                        at: now,
+                    })
+                })
+                .collect();
+            state.deps.log.write(entries).await;
+            for (item, until) in held {
+                let wait = (until - now).to_std().unwrap_or_default();
+                myself.send_after(wait, move || SupervisorMsg::Dispatch(vec![item]));
+            }
         }
         for ((channel, address), items) in by_destination {
             let actor = Self::actor_for(myself, state, channel, &address).await?;
@@ -253,6 +325,7 @@ impl Actor for DeliverySupervisor {
     ) -> Result<SupervisorState, ActorProcessingErr> {
         let mut state = SupervisorState {
             deps: Arc::new(deps),
+            quiet: HashMap::new(),
             breakers: Arc::new(Mutex::new(HashMap::new())),
             actors: HashMap::new(),
             by_actor: HashMap::new(),

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::notify::quiet::QuietHours;
+
 use super::access::Role;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +14,8 @@ pub struct User {
     pub email: String,
     /// IANA zone name, checked when the user is created.
     pub timezone: String,
+    /// Below-critical messages wait while these hold, in `timezone`.
+    pub quiet_hours: Option<QuietHours>,
     pub created_at: DateTime<Utc>,
 }
 

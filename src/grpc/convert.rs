@@ -268,6 +268,8 @@ pub fn user_to_pb(user: &User) -> dir::User {
         email: user.email.clone(),
         timezone: user.timezone.clone(),
         created_at: Some(timestamp(user.created_at)),
+        quiet_hours_start: user.quiet_hours.map(|q| q.format().0).unwrap_or_default(),
+        quiet_hours_end: user.quiet_hours.map(|q| q.format().1).unwrap_or_default(),
     }
 }
 

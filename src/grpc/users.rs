@@ -10,8 +10,9 @@ use super::pb::directory::v1 as dir;
 use super::pb::directory::v1::user_service_server::UserService;
 use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::auth::{API_TOKEN_PREFIX, hash_secret, new_secret};
-use crate::domain::access::Action;
+use crate::domain::access::{Action, Principal, Role};
 use crate::domain::directory::{ApiToken, User};
+use crate::domain::notify::quiet::QuietHours;
 use crate::notify::notifier::Notifier;
 use crate::notify::webhook::WebhookSender;
 
@@ -55,6 +56,47 @@ pub async fn issue_token(
     Ok((token, plaintext))
 }
 
+/// A user as written, checked: name, email, time zone, quiet hours. Errors name the
+/// field.
+fn checked(given: dir::User) -> Result<(String, String, String, Option<QuietHours>), Status> {
+    let name = given.name.trim();
+    if name.is_empty() {
+        return Err(Status::invalid_argument("user.name: required"));
+    }
+    if !given.email.is_empty() && !given.email.contains('@') {
+        return Err(Status::invalid_argument(format!(
+            "user.email: not an address: {:?}",
+            given.email
+        )));
+    }
+    let timezone = if given.timezone.is_empty() {
+        "UTC".to_string()
+    } else {
+        given.timezone.clone()
+    };
+    if !valid_timezone(&timezone) {
+        return Err(Status::invalid_argument(format!(
+            "user.timezone: not an IANA zone name: {timezone:?}"
+        )));
+    }
+    let quiet_hours =
+        match (
+            given.quiet_hours_start.as_str(),
+            given.quiet_hours_end.as_str(),
+        ) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                return Err(Status::invalid_argument(
+                    "user.quiet_hours_start: give both ends of the quiet hours, or neither",
+                ));
+            }
+            (start, end) => Some(QuietHours::parse(start, end).map_err(|why| {
+                Status::invalid_argument(format!("user.quiet_hours_start: {why}"))
+            })?),
+        };
+    Ok((name.to_string(), given.email, timezone, quiet_hours))
+}
+
 #[tonic::async_trait]
 impl UserService for UserApi {
     async fn create_user(
@@ -66,36 +108,53 @@ impl UserService for UserApi {
             .into_inner()
             .user
             .ok_or_else(|| Status::invalid_argument("user: required"))?;
-        let name = given.name.trim();
-        if name.is_empty() {
-            return Err(Status::invalid_argument("user.name: required"));
-        }
-        if !given.email.is_empty() && !given.email.contains('@') {
-            return Err(Status::invalid_argument(format!(
-                "user.email: not an address: {:?}",
-                given.email
-            )));
-        }
-        let timezone = if given.timezone.is_empty() {
-            "UTC".to_string()
-        } else {
-            given.timezone.clone()
-        };
-        if !valid_timezone(&timezone) {
-            return Err(Status::invalid_argument(format!(
-                "user.timezone: not an IANA zone name: {timezone:?}"
-            )));
-        }
+        let (name, email, timezone, quiet_hours) = checked(given)?;
         let user = User {
             id: Uuid::new_v4(),
-            name: name.to_string(),
-            email: given.email,
+            name,
+            email,
             timezone,
+            quiet_hours,
             created_at: Utc::now(),
         };
         self.ctx
             .store
             .insert_user(&user)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(convert::user_to_pb(&user)))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<dir::UpdateUserRequest>,
+    ) -> Result<Response<dir::User>, Status> {
+        let principal = self.ctx.authorize(&request, Action::Read).await?;
+        let given = request
+            .into_inner()
+            .user
+            .ok_or_else(|| Status::invalid_argument("user: required"))?;
+        let id = parse_id("user.id", &given.id)?;
+        let allowed = match principal {
+            Principal::User { user_id, role } => user_id == id || role == Role::Admin,
+            Principal::Integration { .. } => false,
+        };
+        if !allowed {
+            return Err(Status::permission_denied(
+                "a user updates themselves; an admin updates anyone",
+            ));
+        }
+        let mut user = self
+            .ctx
+            .store
+            .get_user(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("user {id} not found")))?;
+        (user.name, user.email, user.timezone, user.quiet_hours) = checked(given)?;
+        self.ctx
+            .store
+            .update_user(&user)
             .await
             .map_err(store_status)?;
         Ok(Response::new(convert::user_to_pb(&user)))

@@ -248,6 +248,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
     async fn find_user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<Page<User>>;
     async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;

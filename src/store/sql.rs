@@ -68,6 +68,19 @@ pub(super) fn conflict(err: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+/// Stored quiet hours: both ends or neither.
+pub(super) fn quiet_hours_of(
+    start: Option<String>,
+    end: Option<String>,
+) -> StoreResult<Option<crate::domain::notify::quiet::QuietHours>> {
+    match (start, end) {
+        (Some(start), Some(end)) => crate::domain::notify::quiet::QuietHours::parse(&start, &end)
+            .map(Some)
+            .map_err(|why| StoreError::Corrupt(format!("quiet hours: {why}"))),
+        _ => Ok(None),
+    }
+}
+
 pub(super) type Labels = sqlx::types::Json<BTreeMap<String, String>>;
 
 /// Implements [`super::Store`] for a backend struct with a `pool` field of type `$pool`.
@@ -84,7 +97,7 @@ macro_rules! impl_sql_store {
         use crate::domain::fingerprint::AlertKey;
         use crate::domain::lifecycle::{AlertState, AlertWrite, digest};
         use crate::domain::timeline::TimelineDraft;
-        use crate::store::sql::{self, ALERT_COLUMNS, INSERT_CHUNK, Labels};
+        use crate::store::sql::{self, ALERT_COLUMNS, INSERT_CHUNK, Labels, quiet_hours_of};
         use crate::store::{AlertQuery, Page, Store, StoreResult};
 
         type DbRow = <$db as sqlx::Database>::Row;
@@ -153,6 +166,7 @@ macro_rules! impl_sql_store {
                 name: row.try_get("name")?,
                 email: row.try_get("email")?,
                 timezone: row.try_get("timezone")?,
+                quiet_hours: quiet_hours_of(row.try_get("quiet_start")?, row.try_get("quiet_end")?)?,
                 created_at: row.try_get("created_at")?,
             })
         }
@@ -768,18 +782,37 @@ macro_rules! impl_sql_store {
 
             async fn insert_user(&self, user: &User) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO users (id, name, email, timezone, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO users (id, name, email, timezone, created_at, quiet_start, \
+                     quiet_end) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(user.id)
                 .bind(user.name.as_str())
                 .bind(user.email.as_str())
                 .bind(user.timezone.as_str())
                 .bind(user.created_at)
+                .bind(user.quiet_hours.map(|q| q.format().0))
+                .bind(user.quiet_hours.map(|q| q.format().1))
                 .execute(&self.pool)
                 .await
                 .map_err(|e| sql::conflict(e, "a user with this id"))?;
                 Ok(())
+            }
+
+            async fn update_user(&self, user: &User) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET name = $1, email = $2, timezone = $3, quiet_start = $4, \
+                     quiet_end = $5 WHERE id = $6",
+                )
+                .bind(user.name.as_str())
+                .bind(user.email.as_str())
+                .bind(user.timezone.as_str())
+                .bind(user.quiet_hours.map(|q| q.format().0))
+                .bind(user.quiet_hours.map(|q| q.format().1))
+                .bind(user.id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| sql::conflict(e, "a user with this name"))?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {

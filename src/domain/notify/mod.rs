@@ -10,6 +10,7 @@ pub mod digest;
 pub mod format;
 pub mod message;
 pub mod queue;
+pub mod quiet;
 pub mod retry;
 pub mod sms;
 pub mod template;
