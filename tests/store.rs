@@ -14,6 +14,7 @@ use oncall::domain::directory::{ApiToken, ContactKind, ContactMethod, User};
 use oncall::domain::escalation::{Chain, ChainStatus, PageKey};
 use oncall::domain::fingerprint::AlertKey;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
+use oncall::domain::notify::quiet::QuietHours;
 use oncall::domain::severity::Severity;
 use oncall::store::{
     AlertQuery, DeliveryAttempt, DeliveryLog, DeliveryQuery, DeliveryUpdate, HandoffEvent, Kind,
@@ -206,9 +207,28 @@ async fn users_and_tokens(store: Arc<dyn Store>) {
         name: "alice".into(),
         email: "alice@example.net".into(),
         timezone: "Europe/London".into(),
+        quiet_hours: None,
         created_at: at(0),
     };
     store.insert_user(&user).await.unwrap();
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
+    let quiet = User {
+        quiet_hours: Some(QuietHours::parse("22:00", "07:30").unwrap()),
+        timezone: "Europe/Paris".into(),
+        ..user.clone()
+    };
+    assert!(store.update_user(&quiet).await.unwrap());
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(quiet));
+    assert!(store.update_user(&user).await.unwrap());
+    assert!(
+        !store
+            .update_user(&User {
+                id: Uuid::new_v4(),
+                ..user.clone()
+            })
+            .await
+            .unwrap()
+    );
     assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
     assert_eq!(
         store.find_user_by_name("alice").await.unwrap(),
