@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::actors::EngineSettings;
+use crate::directory::{DirectorySection, DirectorySettings};
 use crate::domain::incoming::AlertLimits;
 use crate::notify::settings::{NotifySection, NotifySettings};
 
@@ -88,6 +89,8 @@ pub struct FileConfig {
     pub bgp: BgpSection,
     #[serde(default)]
     pub notify: NotifySection,
+    #[serde(default)]
+    pub directory: DirectorySection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +166,7 @@ pub struct Settings {
     /// How long a route-flap dampening window lasts.
     pub flap_window: Duration,
     pub notify: NotifySettings,
+    pub directory: DirectorySettings,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://oncall-data/oncall.db";
@@ -288,6 +292,7 @@ impl Settings {
             problems.push("flap_window_seconds: must be between 1 and 3600".into());
         }
         let notify = NotifySettings::resolve(&file.notify, &mut problems);
+        let directory = DirectorySettings::resolve(&file.directory, &mut problems);
         if !problems.is_empty() {
             return Err(SettingsError(problems));
         }
@@ -309,6 +314,7 @@ impl Settings {
             engine,
             flap_window: Duration::from_secs(flap_window_seconds),
             notify,
+            directory,
         })
     }
 }

@@ -12,6 +12,7 @@
 pub mod actors;
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod enrichment;
 pub mod flood_guard;

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::directory::Directory;
 use crate::domain::alert::Alert;
 use crate::domain::escalation::Target;
 use crate::domain::notify::channel::Channel;
@@ -55,6 +56,8 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct Pager {
     pub store: Arc<dyn Store>,
+    /// Where users' contact methods come from: this server's store or kneutral-api.
+    pub directory: Directory,
     pub webhooks: WebhookSender,
     pub notifier: Notifier,
 }
@@ -138,12 +141,12 @@ impl Pager {
             Recipient::Channel(url) => return self.post(url, &body).await,
             Recipient::User(user) => *user,
         };
-        let methods = match self.store.list_contact_methods(user).await {
+        let methods = match self.directory.contact_methods(user).await {
             Ok(methods) => methods,
             Err(error) => {
                 return Outcome {
                     outcome: "failed",
-                    detail: format!("storage unavailable: {error}"),
+                    detail: error.to_string(),
                 };
             }
         };

@@ -26,6 +26,7 @@ use crate::actors::service_timeouts::ServiceTimeouts;
 use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
 use crate::config::Settings;
+use crate::directory::Directory;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
@@ -93,10 +94,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.allow_private_destinations,
         settings.notify.webhook_signing_secret.clone(),
     )?;
+    let directory = Directory::new(&settings.directory, store.clone())?;
     let (delivery_log, delivery_log_task) = DeliveryLogWriter::spawn(store.clone());
     let providers = Providers::new(&settings.notify, webhooks.clone())?;
     let (deliveries, delivery_supervisor) = DeliveryActors::start(DeliveryDeps {
         store: store.clone(),
+        directory: directory.clone(),
         providers: providers.clone(),
         log: delivery_log.clone(),
         settings: settings.notify.clone(),
@@ -107,6 +110,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         EscalationDeps {
             pager: Pager {
                 store: store.clone(),
+                directory: directory.clone(),
                 webhooks: webhooks.clone(),
                 notifier: notifier.clone(),
             },
@@ -159,6 +163,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             webhooks: webhooks.clone(),
             pager: Pager {
                 store: store.clone(),
+                directory: directory.clone(),
                 webhooks: webhooks.clone(),
                 notifier: notifier.clone(),
             },
@@ -301,8 +306,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .max_decoding_message_size(max_message),
         )
         .add_service(
-            NotificationServiceServer::new(NotificationApi::new(ctx.clone(), notifier.clone()))
-                .max_decoding_message_size(max_message),
+            NotificationServiceServer::new(NotificationApi::new(
+                ctx.clone(),
+                notifier.clone(),
+                directory.clone(),
+            ))
+            .max_decoding_message_size(max_message),
         )
         .add_service(
             UserServiceServer::new(UserApi::new(ctx, webhooks.clone(), notifier.clone()))

@@ -1319,3 +1319,84 @@ async fn quiet_hours_hold_all_but_critical() {
         .collect();
     assert_eq!(texts, vec!["urgent".to_string()]);
 }
+
+#[tokio::test]
+async fn an_external_kneutral_directory_is_asked_once_per_user_per_ttl() {
+    use std::sync::atomic::Ordering;
+    let (sink_url, sink) = fakes::sink().await;
+    let remote_user = uuid::Uuid::new_v4().to_string();
+    let directory = fakes::Kneutral {
+        user: dir::User {
+            id: remote_user.clone(),
+            name: "remote-erin".into(),
+            timezone: "UTC".into(),
+            ..Default::default()
+        },
+        methods: vec![
+            dir::ContactMethod {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: remote_user.clone(),
+                r#type: dir::ContactMethodType::Webhook as i32,
+                address: format!("{sink_url}/remote-erin"),
+                verified: true,
+                ..Default::default()
+            },
+            dir::ContactMethod {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: remote_user.clone(),
+                r#type: dir::ContactMethodType::Webhook as i32,
+                address: format!("{sink_url}/unverified"),
+                verified: false,
+                ..Default::default()
+            },
+        ],
+        token: "kneutral-token".into(),
+        get_user_calls: Default::default(),
+        list_methods_calls: Default::default(),
+    };
+    let url = fakes::kneutral(directory.clone()).await;
+    let db = Db::sqlite();
+    let config = format!(
+        "[directory]\nkind = \"kneutral\"\nkneutral_grpc_url = \"{url}\"\nkneutral_token = \"kneutral-token\"\ncache_ttl_seconds = 60\n"
+    );
+    let (server, _config) = server_with(&db, &config).await;
+    let template = create_template(
+        &server,
+        "t",
+        vec![channel(pb::ChannelType::Webhook, "hello {{ n }}")],
+    )
+    .await;
+    let request = |n: &str| pb::SendNotificationRequest {
+        template_id: template.id.clone(),
+        render_context: Some(context(&[("n", text(n))])),
+        user_ids: vec![remote_user.clone()],
+        ..Default::default()
+    };
+    let sends =
+        futures_util::future::join_all((0..5).map(|n| send(&server, request(&n.to_string()))))
+            .await;
+    for sent in sends {
+        let sent = sent.unwrap();
+        assert_eq!(sent.deliveries.len(), 1, "only the verified method");
+        let status = settled(&server, &sent.deliveries[0].id).await;
+        assert_eq!(status.state, pb::DeliveryState::Sent as i32);
+    }
+    send(&server, request("later")).await.unwrap();
+    assert_eq!(
+        directory.get_user_calls.load(Ordering::SeqCst),
+        1,
+        "one flight, then the cache"
+    );
+    assert_eq!(directory.list_methods_calls.load(Ordering::SeqCst), 1);
+    assert!(sink.hits().iter().all(|h| h.path == "/remote-erin"));
+    let unknown = send(
+        &server,
+        pb::SendNotificationRequest {
+            user_ids: vec![uuid::Uuid::new_v4().to_string()],
+            ..request("x")
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}

@@ -30,6 +30,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::directory::Directory;
 use crate::domain::alert::AlertStatus;
 use crate::domain::notify::breaker::{Breaker, Transition};
 use crate::domain::notify::channel::Channel;
@@ -75,6 +76,8 @@ const QUIET_TTL: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct DeliveryDeps {
     pub store: Arc<dyn Store>,
+    /// Users' quiet hours come from here.
+    pub directory: Directory,
     pub providers: Providers,
     pub log: DeliveryLogWriter,
     pub settings: NotifySettings,
@@ -172,7 +175,7 @@ impl DeliverySupervisor {
             .get(&user)
             .is_some_and(|(at, _)| at.elapsed() < QUIET_TTL);
         if !fresh {
-            let found = match state.deps.store.get_user(user).await {
+            let found = match state.deps.directory.user(user).await {
                 Ok(found) => {
                     found.and_then(|u| Some((u.quiet_hours?, u.timezone.parse::<Tz>().ok()?)))
                 }

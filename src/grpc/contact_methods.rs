@@ -29,7 +29,7 @@ pub struct ContactMethodApi {
     pub notifier: Notifier,
 }
 
-fn kind_from_pb(value: i32) -> Result<ContactKind, Status> {
+pub fn kind_from_pb(value: i32) -> Result<ContactKind, Status> {
     match dir::ContactMethodType::try_from(value) {
         Ok(dir::ContactMethodType::Email) => Ok(ContactKind::Email),
         Ok(dir::ContactMethodType::Sms) => Ok(ContactKind::Sms),

@@ -4,7 +4,7 @@
 mod alerts;
 pub mod carriers;
 mod catalog;
-mod contact_methods;
+pub mod contact_methods;
 pub mod convert;
 pub mod customer_tiers;
 pub mod definitions;

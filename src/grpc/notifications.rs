@@ -11,6 +11,7 @@ use super::pb::notification::v1 as pb;
 use super::pb::notification::v1::notification_service_server::NotificationService;
 use super::templates::{channel_from_pb, channel_to_pb, kind_of_context, load, struct_to_json};
 use super::{Context, convert, next_token, page, parse_id, store_status};
+use crate::directory::Directory;
 use crate::domain::access::Action;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::context::alert_context;
@@ -22,11 +23,16 @@ use crate::store::{DeliveryQuery, StoreError, StoredDelivery};
 pub struct NotificationApi {
     ctx: Context,
     notifier: Notifier,
+    directory: Directory,
 }
 
 impl NotificationApi {
-    pub fn new(ctx: Context, notifier: Notifier) -> NotificationApi {
-        NotificationApi { ctx, notifier }
+    pub fn new(ctx: Context, notifier: Notifier, directory: Directory) -> NotificationApi {
+        NotificationApi {
+            ctx,
+            notifier,
+            directory,
+        }
     }
 }
 
@@ -170,21 +176,20 @@ impl NotificationApi {
         user: Uuid,
         field: &str,
     ) -> Result<Vec<crate::domain::directory::ContactMethod>, Status> {
+        let unavailable = |e: crate::directory::DirectoryError| Status::unavailable(e.to_string());
         if self
-            .ctx
-            .store
-            .get_user(user)
+            .directory
+            .user(user)
             .await
-            .map_err(store_status)?
+            .map_err(unavailable)?
             .is_none()
         {
             return Err(Status::not_found(format!("{field}: user {user} not found")));
         }
-        self.ctx
-            .store
-            .list_contact_methods(user)
+        self.directory
+            .contact_methods(user)
             .await
-            .map_err(store_status)
+            .map_err(unavailable)
     }
 }
 

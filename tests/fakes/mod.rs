@@ -359,3 +359,139 @@ pub async fn smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
     });
     (port, mails)
 }
+
+/// A kneutral-api: the directory.v1 UserService with one user and their methods,
+/// counting the lookups it answers and checking the bearer token.
+#[derive(Clone)]
+pub struct Kneutral {
+    pub user: oncall::grpc::pb::directory::v1::User,
+    pub methods: Vec<oncall::grpc::pb::directory::v1::ContactMethod>,
+    pub token: String,
+    pub get_user_calls: Arc<std::sync::atomic::AtomicUsize>,
+    pub list_methods_calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+pub async fn kneutral(directory: Kneutral) -> String {
+    use oncall::grpc::pb::directory::v1::user_service_server::UserServiceServer;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind kneutral");
+    let address = listener.local_addr().expect("kneutral address");
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(UserServiceServer::new(directory))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+    });
+    format!("http://{address}")
+}
+
+mod kneutral_impl {
+    use std::sync::atomic::Ordering;
+
+    use oncall::grpc::pb::directory::v1 as dir;
+    use oncall::grpc::pb::directory::v1::user_service_server::UserService;
+    use tonic::{Request, Response, Status};
+
+    use super::Kneutral;
+
+    fn unimplemented<T>() -> Result<Response<T>, Status> {
+        Err(Status::unimplemented("not part of the fake"))
+    }
+
+    impl Kneutral {
+        fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
+            let given = request
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            if given == Some(format!("Bearer {}", self.token).as_str()) {
+                Ok(())
+            } else {
+                Err(Status::unauthenticated("bad token"))
+            }
+        }
+    }
+
+    #[tonic::async_trait]
+    impl UserService for Kneutral {
+        async fn create_user(
+            &self,
+            _: Request<dir::CreateUserRequest>,
+        ) -> Result<Response<dir::User>, Status> {
+            unimplemented()
+        }
+        async fn get_user(
+            &self,
+            request: Request<dir::GetUserRequest>,
+        ) -> Result<Response<dir::User>, Status> {
+            self.check(&request)?;
+            self.get_user_calls.fetch_add(1, Ordering::SeqCst);
+            // Slow enough that concurrent lookups overlap.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if request.get_ref().id == self.user.id {
+                Ok(Response::new(self.user.clone()))
+            } else {
+                Err(Status::not_found("no such user"))
+            }
+        }
+        async fn update_user(
+            &self,
+            _: Request<dir::UpdateUserRequest>,
+        ) -> Result<Response<dir::User>, Status> {
+            unimplemented()
+        }
+        async fn list_users(
+            &self,
+            _: Request<dir::ListUsersRequest>,
+        ) -> Result<Response<dir::ListUsersResponse>, Status> {
+            unimplemented()
+        }
+        async fn create_api_token(
+            &self,
+            _: Request<dir::CreateApiTokenRequest>,
+        ) -> Result<Response<dir::ApiToken>, Status> {
+            unimplemented()
+        }
+        async fn list_api_tokens(
+            &self,
+            _: Request<dir::ListApiTokensRequest>,
+        ) -> Result<Response<dir::ListApiTokensResponse>, Status> {
+            unimplemented()
+        }
+        async fn revoke_api_token(
+            &self,
+            _: Request<dir::RevokeApiTokenRequest>,
+        ) -> Result<Response<dir::ApiToken>, Status> {
+            unimplemented()
+        }
+        async fn add_contact_method(
+            &self,
+            _: Request<dir::AddContactMethodRequest>,
+        ) -> Result<Response<dir::ContactMethod>, Status> {
+            unimplemented()
+        }
+        async fn verify_contact_method(
+            &self,
+            _: Request<dir::VerifyContactMethodRequest>,
+        ) -> Result<Response<dir::ContactMethod>, Status> {
+            unimplemented()
+        }
+        async fn list_contact_methods(
+            &self,
+            request: Request<dir::ListContactMethodsRequest>,
+        ) -> Result<Response<dir::ListContactMethodsResponse>, Status> {
+            self.check(&request)?;
+            self.list_methods_calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::new(dir::ListContactMethodsResponse {
+                methods: self.methods.clone(),
+            }))
+        }
+        async fn delete_contact_method(
+            &self,
+            _: Request<dir::DeleteContactMethodRequest>,
+        ) -> Result<Response<dir::DeleteContactMethodResponse>, Status> {
+            unimplemented()
+        }
+    }
+}
