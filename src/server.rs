@@ -137,6 +137,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (schedule_actors, schedule_supervisor) = ScheduleActors::start(ScheduleDeps {
         store: store.clone(),
         webhooks: webhooks.clone(),
+        notifier: notifier.clone(),
+        directory: directory.clone(),
     })
     .await?;
     let (aggregator, _) =

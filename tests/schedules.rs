@@ -516,6 +516,24 @@ async fn a_handoff_waits_for_the_incoming_person_and_tells_the_managers_when_it_
         .await
         .unwrap()
         .into_inner();
+    // Bob is told through his own verified contact method too.
+    server
+        .users()
+        .await
+        .add_contact_method(authed(
+            dir::AddContactMethodRequest {
+                user_id: bob.clone(),
+                method: Some(dir::ContactMethod {
+                    r#type: dir::ContactMethodType::Webhook as i32,
+                    address: format!("{sink}/bob"),
+                    verified: true,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
     let mut schedules = server.schedules().await;
     // Six-second shifts from now: Alice, then Bob at +6 s (reminders at +4 s and +5 s),
     // who has 2 s to acknowledge.
@@ -563,6 +581,7 @@ async fn a_handoff_waits_for_the_incoming_person_and_tells_the_managers_when_it_
             .lock()
             .unwrap()
             .iter()
+            .filter(|(path, _)| path == "/team")
             .map(|(_, body)| {
                 format!(
                     "{}{}",
@@ -576,13 +595,38 @@ async fn a_handoff_waits_for_the_incoming_person_and_tells_the_managers_when_it_
             .collect::<Vec<_>>()
     };
     let posts = eventually("the unacknowledged handoff message", async || {
-        let posts = received.lock().unwrap().clone();
+        let posts: Vec<_> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/team")
+            .cloned()
+            .collect();
         posts
             .iter()
             .any(|(_, b)| b["type"] == "handoff.unacknowledged")
             .then_some(posts)
     })
     .await;
+    let told_bob: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path == "/bob")
+        .map(|(_, body)| body["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        told_bob
+            .iter()
+            .any(|t| t.starts_with("Reminder: your on-call shift on short starts")),
+        "{told_bob:?}"
+    );
+    assert!(
+        told_bob
+            .iter()
+            .any(|t| t.starts_with("You are on call on short from")),
+        "{told_bob:?}"
+    );
     assert_eq!(
         kinds()[..4],
         [

@@ -22,11 +22,14 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::directory::Directory;
+use crate::domain::notify::message::{Kind as MessageKind, Priority};
 use crate::domain::schedule::{Handoff, HandoffStep, PlannedStep, Schedule};
 use crate::grpc::definitions::Definitions;
 use crate::grpc::pb::alerting::routing::v1 as pb;
 use crate::grpc::schedules::{compile, reminders, summary};
 use crate::grpc::teams::managers;
+use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::WebhookSender;
 use crate::store::{HandoffEvent, Kind, Store, StoredHandoff};
 
@@ -40,6 +43,9 @@ const RECENT_HANDOFFS: i64 = 20;
 pub struct ScheduleDeps {
     pub store: Arc<dyn Store>,
     pub webhooks: WebhookSender,
+    /// The people a handoff concerns are told through their verified methods.
+    pub notifier: Notifier,
+    pub directory: Directory,
 }
 
 /// The handle the API uses to tell the actors a schedule changed.
@@ -296,16 +302,21 @@ impl ScheduleState {
         (url, team)
     }
 
-    /// Posts a handoff message and records it on the handoff, sent or not.
+    /// Posts a handoff message to the schedule's (or team's) webhook, tells the people
+    /// it concerns through the notifier, and records it on the handoff, sent or not.
     async fn send(&self, handoff: &StoredHandoff, kind: &str, body: serde_json::Value) {
         let (url, _) = self.target().await;
-        let detail = match url {
+        let mut detail = match url {
             Some(url) => match self.deps.webhooks.post(&url, &body).await {
                 Ok(status) => format!("sent to {url}: HTTP {status}"),
                 Err(error) => format!("not sent to {url}: {error}"),
             },
             None => "not sent: neither the schedule nor its team has a webhook".to_string(),
         };
+        let told = self.tell(handoff, &body).await;
+        if told > 0 {
+            detail.push_str(&format!("; {told} contact method(s) told"));
+        }
         tracing::info!(schedule = %self.id, kind, %detail, "handoff message");
         let event = HandoffEvent {
             kind: kind.to_string(),
@@ -315,6 +326,69 @@ impl ScheduleState {
         if let Err(error) = self.deps.store.add_handoff_event(handoff.id, &event).await {
             tracing::error!(schedule = %self.id, %error, "could not record a handoff message");
         }
+    }
+
+    /// Tells the people a handoff message concerns, through each of their verified
+    /// contact methods; returns how many messages were queued.
+    async fn tell(&self, handoff: &StoredHandoff, body: &serde_json::Value) -> usize {
+        let name = &self.schedule.name;
+        let at = handoff.at.format("%Y-%m-%d %H:%M UTC");
+        let (users, text): (Vec<Uuid>, String) = match body["type"].as_str() {
+            Some("handoff.reminder") if body["to"] == "outgoing" => (
+                vec![handoff.outgoing_user_id],
+                format!("Reminder: your on-call shift on {name} ends at {at}."),
+            ),
+            Some("handoff.reminder") => (
+                vec![handoff.incoming_user_id],
+                format!("Reminder: your on-call shift on {name} starts at {at}."),
+            ),
+            Some("handoff") => (
+                vec![handoff.incoming_user_id],
+                format!(
+                    "You are on call on {name} from {at}.{}{}",
+                    body["open_alerts"]
+                        .as_array()
+                        .map(|a| format!(" {} open alert(s) are handed over.", a.len()))
+                        .unwrap_or_default(),
+                    if handoff.require_ack {
+                        " Please acknowledge the handoff."
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Some("handoff.unacknowledged") => (
+                vec![handoff.outgoing_user_id],
+                format!(
+                    "Nobody acknowledged the handoff on {name} at {at}: you may still be on call."
+                ),
+            ),
+            _ => return 0,
+        };
+        let mut requests = Vec::new();
+        for user in users {
+            let methods = match self.deps.directory.contact_methods(user).await {
+                Ok(methods) => methods,
+                Err(error) => {
+                    tracing::warn!(schedule = %self.id, %user, %error, "could not read contact methods");
+                    continue;
+                }
+            };
+            for (channel, method) in pageable(&methods) {
+                requests.push(Notifier::text_request(
+                    MessageKind::Status,
+                    Priority::Normal,
+                    channel,
+                    &method.address,
+                    Some(user),
+                    &format!("On-call handoff: {name}"),
+                    &text,
+                ));
+            }
+        }
+        let count = requests.len();
+        self.deps.notifier.submit(requests).await;
+        count
     }
 
     /// The recorded handoff, recording it first if this is the first step that meets it.
