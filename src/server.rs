@@ -103,6 +103,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         providers: providers.clone(),
         log: delivery_log.clone(),
         settings: settings.notify.clone(),
+        metrics: metrics.clone(),
     })
     .await?;
     let notifier = Notifier::new(store.clone(), delivery_log, deliveries, providers);

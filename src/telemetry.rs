@@ -18,6 +18,13 @@ struct SourceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabel {
+    channel: &'static str,
+    /// sent, retrying, failed, dropped.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -54,6 +61,10 @@ pub struct Metrics {
     pub chains_live: Gauge,
     /// Escalation chains passivated until their next step is near.
     pub chains_passive: Gauge,
+    deliveries: Family<DeliveryLabel, Counter>,
+    /// Messages sent as digests, and the messages they stood for.
+    digests: Counter,
+    digested: Counter,
 }
 
 impl Metrics {
@@ -143,8 +154,29 @@ impl Metrics {
             "Active escalation chains passivated until their next step is near",
             chains_passive.clone(),
         );
+        let deliveries = Family::<DeliveryLabel, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Attempts to send a message, by channel and outcome (sent, retrying, failed, dropped)",
+            deliveries.clone(),
+        );
+        let digests = Counter::default();
+        registry.register(
+            "digests",
+            "Digests sent because a destination was at its rate limit",
+            digests.clone(),
+        );
+        let digested = Counter::default();
+        registry.register(
+            "digested_messages",
+            "Waiting messages that went out inside a digest",
+            digested.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            deliveries,
+            digests,
+            digested,
             received,
             deduplicated,
             stored,
@@ -190,6 +222,19 @@ impl Metrics {
             }
             IngestOutcome::Acknowledged | IngestOutcome::Resolved | IngestOutcome::Ignored => {}
         }
+    }
+
+    /// One attempt to send a message (`members` messages when it is a digest).
+    pub fn delivery_attempt(&self, channel: &'static str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabel { channel, outcome })
+            .inc();
+    }
+
+    pub fn digest_made(&self, members: usize) {
+        tracing::info!(members, "waiting messages coalesced into a digest");
+        self.digests.inc();
+        self.digested.inc_by(members as u64);
     }
 
     pub fn request_committed(&self, alerts: usize, seconds: f64) {

@@ -714,6 +714,26 @@ async fn a_storm_to_one_slack_channel_stays_within_its_rate_and_tells_every_aler
         .unwrap()
         .into_inner();
     assert!(sent.deliveries.iter().any(|d| !d.merged_into.is_empty()));
+    let metrics = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(value("oncall_digests_total") >= 1.0, "{metrics}");
+    assert!(
+        value("oncall_digested_messages_total") >= 9_000.0,
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"oncall_delivery_attempts_total{channel="slack",outcome="sent"}"#));
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ use crate::notify::outgoing::{ContextMeta, Outgoing, Request};
 use crate::notify::provider::{Providers, Receipt, SendError};
 use crate::notify::settings::NotifySettings;
 use crate::store::{DeliveryAttempt, DeliveryUpdate, Store, StoredDelivery};
+use crate::telemetry::Metrics;
 
 /// A recorded delivery, ready for its destination's actor.
 #[derive(Clone, Debug)]
@@ -81,6 +82,7 @@ pub struct DeliveryDeps {
     pub providers: Providers,
     pub log: DeliveryLogWriter,
     pub settings: NotifySettings,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The handle the rest of the server sends through.
@@ -506,6 +508,7 @@ impl DeliveryActor {
                 let alerts = Batch::Digest(items.clone()).alerts();
                 let others = items.iter().filter(|p| p.alerts.is_empty()).count();
                 let members: Vec<Uuid> = items.iter().flat_map(|p| p.deliveries.clone()).collect();
+                state.args.deps.metrics.digest_made(members.len());
                 let text = digest::text(&alerts, others);
                 let message = Outgoing::new(
                     Kind::Digest,
@@ -591,6 +594,13 @@ impl DeliveryActor {
                     && !p.alerts.is_empty()
                     && p.alerts.iter().all(|a| settled.contains(&a.id))
             });
+        for _ in &dropped {
+            state
+                .args
+                .deps
+                .metrics
+                .delivery_attempt(state.args.channel.as_str(), "dropped");
+        }
         if !dropped.is_empty() {
             let now = Utc::now();
             let entries = dropped
@@ -694,6 +704,11 @@ impl DeliveryActor {
                 (name, e.message.clone(), e.http_status, delay)
             }
         };
+        state
+            .args
+            .deps
+            .metrics
+            .delivery_attempt(state.args.channel.as_str(), state_name);
         let mut entries = vec![Entry::Attempt(DeliveryAttempt {
             delivery_id: current.id,
             attempt,
