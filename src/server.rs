@@ -106,7 +106,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics: metrics.clone(),
     })
     .await?;
-    let notifier = Notifier::new(store.clone(), delivery_log, deliveries, providers);
+    let notifier = Notifier::new(store.clone(), delivery_log.clone(), deliveries, providers);
     let (escalations, escalation_supervisor) = EscalationActors::start_all(
         EscalationDeps {
             pager: Pager {
@@ -391,7 +391,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     escalation_supervisor.stop(None);
     running.shutdown(SHUTDOWN_GRACE).await;
     delivery_supervisor.stop(None);
-    drop(notifier);
+    delivery_log.close().await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, delivery_log_task).await;
     grpc_done.context("gRPC server")?;
     http_done.context("HTTP server")?;

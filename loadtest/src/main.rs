@@ -101,6 +101,11 @@ struct Common {
     /// server needs --allow-private-destinations for a loopback URL.
     #[arg(long)]
     notify_webhook: Option<String>,
+    /// Like --notify-webhook, but by a webhook channel through the delivery actors: the
+    /// URL gets at most [notify.webhook] per_url_per_second messages, waiting alerts as
+    /// digests.
+    #[arg(long, conflicts_with = "notify_webhook")]
+    notify_channel_webhook: Option<String>,
 }
 
 /// A rate: a finite number of alerts per second, 0 or more.
@@ -226,9 +231,10 @@ async fn run_oncall(scenario: &str, common: &Common, path: Path) -> anyhow::Resu
     let target = &common.target;
     let run = new_run_id();
     let service = target.create_service(&run).await?;
-    let rule = match &common.notify_webhook {
-        Some(url) => Some(target.create_notify_rule(&run, url).await?),
-        None => None,
+    let rule = match (&common.notify_webhook, &common.notify_channel_webhook) {
+        (Some(url), _) => Some(target.create_notify_rule(&run, url, false).await?),
+        (None, Some(url)) => Some(target.create_notify_rule(&run, url, true).await?),
+        (None, None) => None,
     };
     let storm = Storm::new(run.clone(), common.storm.clone());
     let rss_before = target.pid.map(rss_kib).transpose()?;

@@ -83,8 +83,15 @@ impl TargetArgs {
         })
     }
 
-    /// A routing rule that POSTs every alert of run `run` to `url`; its id.
-    pub async fn create_notify_rule(&self, run: &str, url: &str) -> anyhow::Result<String> {
+    /// A routing rule that sends every alert of run `run` to `url`; its id. `through_channel`
+    /// sends by a webhook channel through oncall's delivery actors (rate-limited per URL,
+    /// waiting messages as digests) instead of a direct POST per alert.
+    pub async fn create_notify_rule(
+        &self,
+        run: &str,
+        url: &str,
+        through_channel: bool,
+    ) -> anyhow::Result<String> {
         let mut rules = RoutingServiceClient::connect(self.grpc_target.clone()).await?;
         let rule = routing::RoutingRule {
             name: format!("loadtest-{run}"),
@@ -97,12 +104,27 @@ impl TargetArgs {
                 string_value: run.into(),
                 ..Default::default()
             }],
-            actions: vec![routing::RoutingAction {
-                r#type: routing::ActionType::NotifyWebhook as i32,
-                notify_webhook: Some(routing::NotifyWebhookAction {
-                    webhook_url: url.into(),
-                }),
-                ..Default::default()
+            actions: vec![if through_channel {
+                routing::RoutingAction {
+                    r#type: routing::ActionType::NotifyChannel as i32,
+                    notify_channel: Some(routing::NotifyChannelAction {
+                        target: Some(routing::ChannelTarget {
+                            channel: routing::ChannelType::Webhook as i32,
+                            webhook: Some(routing::WebhookTarget { url: url.into() }),
+                            ..Default::default()
+                        }),
+                        template_id: String::new(),
+                    }),
+                    ..Default::default()
+                }
+            } else {
+                routing::RoutingAction {
+                    r#type: routing::ActionType::NotifyWebhook as i32,
+                    notify_webhook: Some(routing::NotifyWebhookAction {
+                        webhook_url: url.into(),
+                    }),
+                    ..Default::default()
+                }
             }],
             ..Default::default()
         };

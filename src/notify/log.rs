@@ -23,6 +23,8 @@ pub enum Entry {
     Created(StoredDelivery),
     Update(DeliveryUpdate),
     Attempt(DeliveryAttempt),
+    /// Shutdown: commit what came before, then stop.
+    Close,
 }
 
 #[derive(Clone)]
@@ -34,6 +36,12 @@ impl DeliveryLogWriter {
     pub fn spawn(store: Arc<dyn Store>) -> (DeliveryLogWriter, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         (DeliveryLogWriter { tx }, tokio::spawn(run(store, rx)))
+    }
+
+    /// Commits what was written before and stops the writer (at shutdown, when actors
+    /// that hold a handle may still be stopping).
+    pub async fn close(&self) {
+        let _ = self.tx.send(Entry::Close).await;
     }
 
     pub async fn write(&self, entries: Vec<Entry>) {
@@ -50,14 +58,22 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Entry>) {
     let mut buffer = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut buffer, BATCH).await > 0 {
         let mut log = DeliveryLog::default();
+        let mut closing = false;
         for entry in buffer.drain(..) {
             match entry {
                 Entry::Created(d) => log.created.push(d),
                 Entry::Update(u) => log.updates.push(u),
                 Entry::Attempt(a) => log.attempts.push(a),
+                Entry::Close => {
+                    closing = true;
+                    break;
+                }
             }
         }
         commit(store.as_ref(), log).await;
+        if closing {
+            return;
+        }
     }
 }
 

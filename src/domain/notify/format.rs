@@ -183,10 +183,14 @@ fn teams(content: &Content, meta: &Meta) -> Formatted {
     }
 }
 
+/// Alerts a webhook body lists; `alert_count` counts them all.
+pub const WEBHOOK_MAX_ALERTS: usize = 100;
+
 fn webhook(content: &Content, meta: &Meta) -> Formatted {
     let alerts: Vec<Value> = meta
         .alerts
         .iter()
+        .take(WEBHOOK_MAX_ALERTS)
         .map(|a| {
             json!({"id": a.id.to_string(), "number": a.number, "summary": a.summary,
                    "severity": a.severity, "site": a.site, "service_id": a.service_id.to_string()})
@@ -197,6 +201,7 @@ fn webhook(content: &Content, meta: &Meta) -> Formatted {
         "text": content.text,
         "subject": content.subject,
         "alerts": alerts,
+        "alert_count": meta.alerts.len(),
         "link": meta.link,
     });
     Formatted {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone, Utc};
 use minijinja::value::Value;
@@ -62,7 +63,14 @@ pub fn render(
     budget: Budget,
     escape: Escape,
 ) -> Result<String, RenderError> {
-    let env = sandbox(budget, escape);
+    let owned;
+    let env = match shared(budget, escape) {
+        Some(env) => env,
+        None => {
+            owned = sandbox(budget, escape);
+            &owned
+        }
+    };
     let template = env
         .template_from_str(source)
         .map_err(|e| classify(&e, budget))?;
@@ -91,6 +99,21 @@ pub fn variables(source: &str) -> Result<BTreeSet<String>, RenderError> {
         .into_iter()
         .filter(|name| !globals.contains(name.as_str()))
         .collect())
+}
+
+/// The sandbox for the default budget, built once: an environment is immutable while
+/// rendering (fuel is counted per render), and building one registers every filter, which
+/// costs more than rendering a short template.
+fn shared(budget: Budget, escape: Escape) -> Option<&'static Environment<'static>> {
+    static TEXT: OnceLock<Environment<'static>> = OnceLock::new();
+    static HTML: OnceLock<Environment<'static>> = OnceLock::new();
+    if budget != Budget::default() {
+        return None;
+    }
+    Some(match escape {
+        Escape::None => TEXT.get_or_init(|| sandbox(budget, escape)),
+        Escape::Html => HTML.get_or_init(|| sandbox(budget, escape)),
+    })
 }
 
 fn sandbox(budget: Budget, escape: Escape) -> Environment<'static> {
