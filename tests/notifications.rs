@@ -162,6 +162,41 @@ fn hits_to(fake: &Fake, needle: &str) -> Vec<fakes::Hit> {
         .collect()
 }
 
+/// A routing rule that posts every alert to a Slack channel.
+async fn route_everything_to_slack(server: &Server, channel_id: &str) {
+    let mut notify = routing::RoutingAction {
+        r#type: routing::ActionType::NotifyChannel as i32,
+        ..Default::default()
+    };
+    notify.notify_channel = Some(routing::NotifyChannelAction {
+        target: Some(routing::ChannelTarget {
+            channel: routing::ChannelType::Slack as i32,
+            slack: Some(routing::SlackTarget {
+                channel_id: channel_id.into(),
+            }),
+            ..Default::default()
+        }),
+        template_id: String::new(),
+    });
+    server
+        .routing()
+        .await
+        .create_routing_rule(authed(
+            routing::CreateRoutingRuleRequest {
+                rule: Some(routing::RoutingRule {
+                    name: format!("everything to {channel_id}"),
+                    priority: 1,
+                    enabled: true,
+                    actions: vec![notify],
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn templates_are_versioned_validated_and_deleted() {
     let db = Db::sqlite();
@@ -564,37 +599,7 @@ async fn a_storm_to_one_slack_channel_stays_within_its_rate_and_tells_every_aler
     let db = Db::sqlite();
     let (server, _config) = server_with(&db, &slack_config(&slack_url, "")).await;
     let (_, key) = server.service_with_key("core").await;
-    let mut notify = routing::RoutingAction {
-        r#type: routing::ActionType::NotifyChannel as i32,
-        ..Default::default()
-    };
-    notify.notify_channel = Some(routing::NotifyChannelAction {
-        target: Some(routing::ChannelTarget {
-            channel: routing::ChannelType::Slack as i32,
-            slack: Some(routing::SlackTarget {
-                channel_id: "C0STORM".into(),
-            }),
-            ..Default::default()
-        }),
-        template_id: String::new(),
-    });
-    server
-        .routing()
-        .await
-        .create_routing_rule(authed(
-            routing::CreateRoutingRuleRequest {
-                rule: Some(routing::RoutingRule {
-                    name: "everything to #noc".into(),
-                    priority: 1,
-                    enabled: true,
-                    actions: vec![notify],
-                    ..Default::default()
-                }),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    route_everything_to_slack(&server, "C0STORM").await;
 
     const ALERTS: usize = 10_000;
     let started = Instant::now();
@@ -1057,38 +1062,8 @@ async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
             .await
             .unwrap();
     }
-    // Two alerts, posted to #noc with Ack/Resolve buttons.
-    let mut notify = routing::RoutingAction {
-        r#type: routing::ActionType::NotifyChannel as i32,
-        ..Default::default()
-    };
-    notify.notify_channel = Some(routing::NotifyChannelAction {
-        target: Some(routing::ChannelTarget {
-            channel: routing::ChannelType::Slack as i32,
-            slack: Some(routing::SlackTarget {
-                channel_id: "C0NOC".into(),
-            }),
-            ..Default::default()
-        }),
-        template_id: String::new(),
-    });
-    server
-        .routing()
-        .await
-        .create_routing_rule(authed(
-            routing::CreateRoutingRuleRequest {
-                rule: Some(routing::RoutingRule {
-                    name: "to #noc".into(),
-                    priority: 1,
-                    enabled: true,
-                    actions: vec![notify],
-                    ..Default::default()
-                }),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
+    // The alert is posted to #noc with Ack/Resolve buttons.
+    route_everything_to_slack(&server, "C0NOC").await;
     let (status, _, body) = server
         .post_json(
             &format!("/api/v1/webhook/alertmanager/{key}"),
