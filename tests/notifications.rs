@@ -1395,3 +1395,37 @@ async fn an_external_kneutral_directory_is_asked_once_per_user_per_ttl() {
     .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn email_goes_over_starttls_to_a_relay_with_a_private_ca() {
+    let (port, mails, ca) = fakes::smtp_starttls().await;
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca).unwrap();
+    let db = Db::sqlite();
+    let config = format!(
+        "[notify.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nstarttls = true\nfrom = \"oncall@example.net\"\nca_file = \"{}\"\n",
+        ca_file.path().display()
+    );
+    let (server, _config) = server_with(&db, &config).await;
+    let template = create_template(
+        &server,
+        "mail",
+        vec![channel(pb::ChannelType::Email, "over TLS")],
+    )
+    .await;
+    let sent = send(
+        &server,
+        pb::SendNotificationRequest {
+            template_id: template.id.clone(),
+            destinations: vec![to(pb::ChannelType::Email, "erin@example.net")],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let status = settled(&server, &sent.deliveries[0].id).await;
+    assert_eq!(status.state, pb::DeliveryState::Sent as i32, "{status:?}");
+    let mail = mails.lock().unwrap().remove(0);
+    assert!(mail.tls, "the mail went over the encrypted session");
+    assert!(mail.data.contains("over TLS"));
+}

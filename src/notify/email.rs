@@ -1,10 +1,11 @@
-//! Email over SMTP (lettre): STARTTLS when set, optional login, a multipart message
-//! with the plain text and the HTML.
+//! Email over SMTP (lettre): STARTTLS when set (trusting the web PKI, plus a private CA
+//! when `ca_file` names one), optional login, a multipart message with the plain text
+//! and the HTML.
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::provider::{Provider, Receipt, SendError};
@@ -19,7 +20,14 @@ pub struct EmailProvider {
 impl EmailProvider {
     pub fn new(settings: &SmtpSettings) -> anyhow::Result<EmailProvider> {
         let tls = if settings.starttls {
-            Tls::Required(TlsParameters::new(settings.host.clone())?)
+            let mut parameters = TlsParameters::builder(settings.host.clone());
+            if let Some(pem) = &settings.ca_pem {
+                parameters = parameters.add_root_certificate(
+                    Certificate::from_pem(pem)
+                        .map_err(|e| anyhow::anyhow!("notify.smtp.ca_file: {e}"))?,
+                );
+            }
+            Tls::Required(parameters.build()?)
         } else {
             Tls::None
         };

@@ -68,6 +68,8 @@ pub struct SmtpSection {
     pub password_file: Option<PathBuf>,
     pub from: Option<String>,
     pub per_address_per_second: Option<u32>,
+    /// A PEM file of CA certificates to trust for STARTTLS (a relay with a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +108,8 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<String>,
     pub from: String,
+    /// Extra CA certificates (PEM) trusted for STARTTLS.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug)]
@@ -248,6 +252,16 @@ impl NotifySettings {
             &m.password_file,
             problems,
         );
+        let ca_pem = m
+            .ca_file
+            .as_ref()
+            .and_then(|path| match std::fs::read(path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    problems.push(format!("notify.smtp.ca_file: {}: {e}", path.display()));
+                    None
+                }
+            });
         let smtp = match (&m.host, &m.from) {
             (Some(host), Some(from)) => Some(SmtpSettings {
                 host: host.clone(),
@@ -256,6 +270,7 @@ impl NotifySettings {
                 username: m.username.clone(),
                 password,
                 from: from.clone(),
+                ca_pem,
             }),
             (None, None) => None,
             _ => {

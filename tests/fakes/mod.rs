@@ -273,18 +273,44 @@ pub fn signature_ok(hit: &Hit, secret: &str) -> bool {
     fresh && hex::decode(given).is_ok_and(|g| mac.verify_slice(&g).is_ok())
 }
 
-/// A received mail: envelope and the DATA as sent.
+/// A received mail: envelope, the DATA as sent, and whether the session was encrypted.
 #[derive(Clone, Debug)]
 pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    pub tls: bool,
 }
 
-/// An SMTP server on loopback (RFC 5321 without TLS): EHLO, MAIL, RCPT, DATA, RSET,
-/// NOOP, QUIT. Returns its port and what it received.
-pub async fn smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
-    let mails: Arc<Mutex<Vec<Mail>>> = Default::default();
+pub type Mails = Arc<Mutex<Vec<Mail>>>;
+
+/// An SMTP server on loopback (RFC 5321): EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+/// Returns its port and what it received.
+pub async fn smtp() -> (u16, Mails) {
+    smtp_server(None).await
+}
+
+/// The same, offering STARTTLS (RFC 3207) under a self-signed certificate for 127.0.0.1;
+/// also returns that certificate, as PEM, for the client to trust.
+pub async fn smtp_starttls() -> (u16, Mails, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .expect("server certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (port, mails) = smtp_server(Some(acceptor)).await;
+    (port, mails, certified.cert.pem())
+}
+
+async fn smtp_server(tls: Option<tokio_rustls::TlsAcceptor>) -> (u16, Mails) {
+    let mails: Mails = Default::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind smtp");
@@ -292,72 +318,101 @@ pub async fn smtp() -> (u16, Arc<Mutex<Vec<Mail>>>) {
     let store = mails.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let store = store.clone();
+            let (store, tls) = (store.clone(), tls.clone());
             tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read);
-                let _ = write.write_all(b"220 fake-smtp ESMTP ready\r\n").await;
-                let (mut from, mut to) = (String::new(), Vec::new());
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let command = line.trim_end().to_string();
-                    let upper = command.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") {
-                        b"250-fake-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-                    } else if upper.starts_with("HELO")
-                        || upper.starts_with("NOOP")
-                        || upper.starts_with("RSET")
-                    {
-                        b"250 OK\r\n"
-                    } else if upper.starts_with("MAIL FROM:") {
-                        from = command[10..].trim().to_string();
-                        b"250 OK\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        to.push(command[8..].trim().to_string());
-                        b"250 OK\r\n"
-                    } else if upper == "DATA" {
-                        let _ = write
-                            .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                            .await;
-                        let mut data = String::new();
-                        loop {
-                            line.clear();
-                            if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if line == ".\r\n" || line == ".\n" {
-                                break;
-                            }
-                            data.push_str(
-                                line.strip_prefix('.')
-                                    .filter(|_| line.starts_with(".."))
-                                    .unwrap_or(&line),
-                            );
-                        }
-                        store.lock().unwrap().push(Mail {
-                            from: std::mem::take(&mut from),
-                            to: std::mem::take(&mut to),
-                            data,
-                        });
-                        b"250 OK queued\r\n"
-                    } else if upper == "QUIT" {
-                        let _ = write.write_all(b"221 Bye\r\n").await;
-                        return;
-                    } else {
-                        b"502 Command not implemented\r\n"
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        return;
-                    }
+                let mut stream = BufReader::new(stream);
+                let _ = stream.write_all(b"220 fake-smtp ESMTP ready\r\n").await;
+                if smtp_session(&mut stream, tls.is_some(), false, &store)
+                    .await
+                    .is_some()
+                    && let Some(acceptor) = tls
+                    && let Ok(secure) = acceptor.accept(stream.into_inner()).await
+                {
+                    let mut secure = BufReader::new(secure);
+                    smtp_session(&mut secure, false, true, &store).await;
                 }
             });
         }
     });
     (port, mails)
+}
+
+/// Runs the dialogue until QUIT or a hang-up (None), or until the client asks for
+/// STARTTLS (Some: the plain stream, to be wrapped).
+async fn smtp_session<S>(
+    stream: &mut BufReader<S>,
+    offer_tls: bool,
+    tls: bool,
+    store: &Mails,
+) -> Option<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut from, mut to) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let command = line.trim_end().to_string();
+        let upper = command.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") {
+            if offer_tls {
+                b"250-fake-smtp\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 SMTPUTF8\r\n"
+            } else {
+                b"250-fake-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+            }
+        } else if upper == "STARTTLS" && offer_tls {
+            let _ = stream.write_all(b"220 Ready to start TLS\r\n").await;
+            return Some(());
+        } else if upper.starts_with("HELO")
+            || upper.starts_with("NOOP")
+            || upper.starts_with("RSET")
+        {
+            b"250 OK\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = command[10..].trim().to_string();
+            b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(command[8..].trim().to_string());
+            b"250 OK\r\n"
+        } else if upper == "DATA" {
+            let _ = stream
+                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return None;
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                data.push_str(
+                    line.strip_prefix('.')
+                        .filter(|_| line.starts_with(".."))
+                        .unwrap_or(&line),
+                );
+            }
+            store.lock().unwrap().push(Mail {
+                from: std::mem::take(&mut from),
+                to: std::mem::take(&mut to),
+                data,
+                tls,
+            });
+            b"250 OK queued\r\n"
+        } else if upper == "QUIT" {
+            let _ = stream.write_all(b"221 Bye\r\n").await;
+            return None;
+        } else {
+            b"502 Command not implemented\r\n"
+        };
+        if stream.write_all(reply).await.is_err() {
+            return None;
+        }
+    }
 }
 
 /// A kneutral-api: the directory.v1 UserService with one user and their methods,
