@@ -62,6 +62,8 @@ pub struct Metrics {
     /// Escalation chains passivated until their next step is near.
     pub chains_passive: Gauge,
     deliveries: Family<DeliveryLabel, Counter>,
+    /// Destinations with a live delivery actor.
+    pub delivery_actors: Gauge,
     /// Messages sent as digests, and the messages they stood for.
     digests: Counter,
     digested: Counter,
@@ -160,6 +162,12 @@ impl Metrics {
             "Attempts to send a message, by channel and outcome (sent, retrying, failed, dropped)",
             deliveries.clone(),
         );
+        let delivery_actors = Gauge::default();
+        registry.register(
+            "delivery_actors",
+            "Destinations with a live delivery actor (idle ones stop)",
+            delivery_actors.clone(),
+        );
         let digests = Counter::default();
         registry.register(
             "digests",
@@ -175,6 +183,7 @@ impl Metrics {
         Arc::new(Metrics {
             registry,
             deliveries,
+            delivery_actors,
             digests,
             digested,
             received,

@@ -1429,3 +1429,51 @@ async fn email_goes_over_starttls_to_a_relay_with_a_private_ca() {
     assert!(mail.tls, "the mail went over the encrypted session");
     assert!(mail.data.contains("over TLS"));
 }
+
+#[tokio::test]
+async fn idle_delivery_actors_stop_and_a_new_message_starts_one_again() {
+    let (sink_url, sink) = fakes::sink().await;
+    let db = Db::sqlite();
+    let (server, _config) = server_with(&db, "[notify]\nidle_actor_seconds = 2\n").await;
+    let template = create_template(
+        &server,
+        "t",
+        vec![channel(pb::ChannelType::Webhook, "n={{ n }}")],
+    )
+    .await;
+    let request = |n: &str| pb::SendNotificationRequest {
+        template_id: template.id.clone(),
+        render_context: Some(context(&[("n", text(n))])),
+        destinations: vec![to(pb::ChannelType::Webhook, &format!("{sink_url}/idle"))],
+        ..Default::default()
+    };
+    let actors = async || {
+        let metrics = reqwest::get(server.http("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("oncall_delivery_actors "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    let first = send(&server, request("1")).await.unwrap();
+    assert_eq!(
+        settled(&server, &first.deliveries[0].id).await.state,
+        pb::DeliveryState::Sent as i32
+    );
+    assert_eq!(actors().await, 1);
+    eventually("the idle actor to stop", async || {
+        (actors().await == 0).then_some(())
+    })
+    .await;
+    let second = send(&server, request("2")).await.unwrap();
+    assert_eq!(
+        settled(&server, &second.deliveries[0].id).await.state,
+        pb::DeliveryState::Sent as i32
+    );
+    assert_eq!(sink.hits().len(), 2);
+}

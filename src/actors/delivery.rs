@@ -16,7 +16,9 @@
 //!   (the supervisor holds it before it reaches the destination's actor).
 //!
 //! A failed actor is restarted by the supervisor, which reloads its destination's
-//! unfinished deliveries from the store.
+//! unfinished deliveries from the store. An actor idle for `[notify] idle_actor_seconds`
+//! asks to be stopped; anything that reaches it after it asked goes back to the
+//! supervisor, which starts a fresh actor for it, so passivation never drops a message.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -123,6 +125,13 @@ impl DeliveryActors {
 
 pub enum SupervisorMsg {
     Dispatch(Vec<Queued>),
+    /// A destination's actor has been idle for `idle_after`: stop it (it forwards
+    /// anything that reaches it meanwhile back here, for a fresh actor).
+    Idle {
+        channel: Channel,
+        address: String,
+        actor: ActorId,
+    },
     /// A provider's breaker opened or closed: tell the fallback destination.
     ProviderHealth {
         channel: Channel,
@@ -167,6 +176,11 @@ impl DeliverySupervisor {
         .await?;
         state.by_actor.insert(actor.get_id(), key.clone());
         state.actors.insert(key, actor.clone());
+        state
+            .deps
+            .metrics
+            .delivery_actors
+            .set(state.actors.len() as i64);
         Ok(actor)
     }
 
@@ -350,6 +364,25 @@ impl Actor for DeliverySupervisor {
             SupervisorMsg::ProviderHealth { channel, text } => {
                 Self::tell_fallback(&myself, state, channel, text).await
             }
+            SupervisorMsg::Idle {
+                channel,
+                address,
+                actor,
+            } => {
+                let key = (channel, address);
+                if let Some(idle) = state.actors.get(&key).filter(|a| a.get_id() == actor) {
+                    // Messages already in its mailbox are handled (forwarded) first.
+                    let _ = idle.drain();
+                    state.actors.remove(&key);
+                    state.by_actor.remove(&actor);
+                    state
+                        .deps
+                        .metrics
+                        .delivery_actors
+                        .set(state.actors.len() as i64);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -368,6 +401,11 @@ impl Actor for DeliverySupervisor {
             return Ok(());
         };
         state.actors.remove(&key);
+        state
+            .deps
+            .metrics
+            .delivery_actors
+            .set(state.actors.len() as i64);
         if let Some(error) = failure {
             tracing::error!(channel = key.0.as_str(), address = %key.1, %error,
                 "delivery actor failed; restarting it from the store");
@@ -389,6 +427,8 @@ fn provider_of(channel: Channel) -> Channel {
 
 pub enum DeliveryMsg {
     Enqueue(Vec<Queued>),
+    /// Checks whether the actor has been idle long enough to stop.
+    IdleCheck,
     /// The send in flight came back.
     Done(Result<Receipt, SendError>),
     /// A limiter, breaker or retry wait is over.
@@ -428,9 +468,28 @@ pub struct DeliveryState {
     limiter: DefaultDirectRateLimiter,
     current: Option<Current>,
     wake_at: Option<Instant>,
+    /// Since when nothing has waited or been in flight.
+    idle_since: Option<Instant>,
+    /// Asked the supervisor to stop it: whatever still arrives goes back there.
+    passivating: bool,
 }
 
 impl DeliveryActor {
+    /// Notes whether the actor is idle now, and arms the idle check when it becomes so.
+    fn note_idle(myself: &ActorRef<DeliveryMsg>, state: &mut DeliveryState) {
+        let idle = state.queue.is_empty() && state.current.is_none();
+        match (idle, state.idle_since) {
+            (true, None) => {
+                state.idle_since = Some(Instant::now());
+                myself.send_after(state.args.deps.settings.idle_after, || {
+                    DeliveryMsg::IdleCheck
+                });
+            }
+            (false, Some(_)) => state.idle_since = None,
+            _ => {}
+        }
+    }
+
     fn wake_in(myself: &ActorRef<DeliveryMsg>, state: &mut DeliveryState, wait: Duration) {
         let at = Instant::now() + wait;
         if state.wake_at.is_some_and(|armed| armed <= at) {
@@ -793,6 +852,8 @@ impl Actor for DeliveryActor {
             limiter: RateLimiter::direct(quota),
             current: None,
             wake_at: None,
+            idle_since: None,
+            passivating: false,
         })
     }
 
@@ -802,7 +863,25 @@ impl Actor for DeliveryActor {
         message: DeliveryMsg,
         state: &mut DeliveryState,
     ) -> Result<(), ActorProcessingErr> {
+        if state.passivating {
+            if let DeliveryMsg::Enqueue(items) = message {
+                let _ = state.args.supervisor.cast(SupervisorMsg::Dispatch(items));
+            }
+            return Ok(());
+        }
         match message {
+            DeliveryMsg::IdleCheck => {
+                let idle_for = state.idle_since.map(|since| since.elapsed());
+                if idle_for.is_some_and(|d| d >= state.args.deps.settings.idle_after) {
+                    state.passivating = true;
+                    let _ = state.args.supervisor.cast(SupervisorMsg::Idle {
+                        channel: state.args.channel,
+                        address: state.args.address.clone(),
+                        actor: myself.get_id(),
+                    });
+                }
+                return Ok(());
+            }
             DeliveryMsg::Enqueue(items) => {
                 for item in items {
                     let mut message = item.message;
@@ -840,6 +919,7 @@ impl Actor for DeliveryActor {
                 Self::pump(&myself, state).await;
             }
         }
+        Self::note_idle(&myself, state);
         Ok(())
     }
 }

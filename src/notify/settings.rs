@@ -22,6 +22,8 @@ pub struct NotifySection {
     pub breaker_failures: Option<u32>,
     /// Seconds an open breaker waits before trying again.
     pub breaker_cooldown_seconds: Option<u64>,
+    /// Seconds a destination's delivery actor stays with nothing to send (default 600).
+    pub idle_actor_seconds: Option<u64>,
     /// Where to say that a provider keeps failing: a channel name and an address.
     pub fallback_channel: Option<String>,
     pub fallback_address: Option<String>,
@@ -133,6 +135,8 @@ pub struct NotifySettings {
     pub webhook_signing_secret: Option<String>,
     /// Messages per second to one destination, per channel.
     pub rates: Rates,
+    /// How long a destination's actor stays with nothing to send.
+    pub idle_after: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,6 +372,7 @@ impl NotifySettings {
             twilio,
             webhook_signing_secret,
             rates,
+            idle_after: Duration::from_secs(section.idle_actor_seconds.unwrap_or(600).max(1)),
         }
     }
 }
