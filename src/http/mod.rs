@@ -1,5 +1,5 @@
-//! The HTTP edge (axum): webhooks in every supported format, iCalendar feeds, health,
-//! readiness and metrics. Handlers parse, authenticate, validate and hand over; errors become
+//! The HTTP edge (axum): webhooks in every supported format, Slack and Twilio callbacks,
+//! iCalendar feeds, health, readiness and metrics. Handlers parse, authenticate, validate and hand over; errors become
 //! `{"error", "field"}` bodies with the status codes CONTRACT.md fixes, never a 500 for
 //! bad input.
 

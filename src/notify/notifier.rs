@@ -140,7 +140,6 @@ impl Notifier {
     /// A message about `alert` for one destination, rendered from `template` or the
     /// built-in one. A template that fails to render falls back to the built-in one:
     /// a broken template must not stop a page.
-    #[allow(clippy::too_many_arguments)]
     pub fn alert_request(
         &self,
         alert: &Alert,

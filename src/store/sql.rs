@@ -102,6 +102,27 @@ macro_rules! impl_sql_store {
 
         type DbRow = <$db as sqlx::Database>::Row;
 
+        /// How many rows of `table` the filters select, and one page of them, newest first.
+        async fn newest_page(
+            pool: &sqlx::Pool<$db>,
+            table: &str,
+            filters: impl Fn(&mut QueryBuilder<'_, $db>),
+            limit: i64,
+            offset: i64,
+        ) -> StoreResult<(i64, Vec<DbRow>)> {
+            let mut count = QueryBuilder::<$db>::new(format!("SELECT COUNT(*) FROM {table}"));
+            filters(&mut count);
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let mut select = QueryBuilder::<$db>::new(format!("SELECT * FROM {table}"));
+            filters(&mut select);
+            select
+                .push(" ORDER BY created_at DESC, id LIMIT ")
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            Ok((total, select.build().fetch_all(pool).await?))
+        }
+
         fn template_of(row: &DbRow) -> StoreResult<crate::store::StoredTemplate> {
             Ok(crate::store::StoredTemplate {
                 id: row.try_get("id")?,
@@ -1705,20 +1726,15 @@ macro_rules! impl_sql_store {
                         qb.push(" AND created_at < ").push_bind(to);
                     }
                 };
-                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM routing_audit_logs");
-                filters(&mut count);
-                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-                let mut select = QueryBuilder::<$db>::new("SELECT * FROM routing_audit_logs");
-                filters(&mut select);
-                select
-                    .push(" ORDER BY created_at DESC, id LIMIT ")
-                    .push_bind(query.limit)
-                    .push(" OFFSET ")
-                    .push_bind(query.offset);
-                let items = select
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await?
+                let (total, rows) = newest_page(
+                    &self.pool,
+                    "routing_audit_logs",
+                    filters,
+                    query.limit,
+                    query.offset,
+                )
+                .await?;
+                let items = rows
                     .iter()
                     .map(|row| {
                         let rules: String = row.try_get("matched_rule_ids")?;
@@ -1943,20 +1959,10 @@ macro_rules! impl_sql_store {
                         qb.push(" AND channel = ").push_bind(channel.clone());
                     }
                 };
-                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM deliveries");
-                filters(&mut count);
-                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-                let mut select = QueryBuilder::<$db>::new("SELECT * FROM deliveries");
-                filters(&mut select);
-                select
-                    .push(" ORDER BY created_at DESC, id LIMIT ")
-                    .push_bind(query.limit)
-                    .push(" OFFSET ")
-                    .push_bind(query.offset);
-                let items = select
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await?
+                let (total, rows) =
+                    newest_page(&self.pool, "deliveries", filters, query.limit, query.offset)
+                        .await?;
+                let items = rows
                     .iter()
                     .map(delivery_of)
                     .collect::<StoreResult<Vec<_>>>()?;
