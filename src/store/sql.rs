@@ -1893,19 +1893,33 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(|e| sql::conflict(e, "a delivery with this request id"))?;
                 }
-                for update in &log.updates {
-                    sqlx::query(
-                        "UPDATE deliveries SET state = $1, attempts = $2, last_error = $3, \
-                         merged_into = COALESCE($4, merged_into), updated_at = $5 WHERE id = $6",
-                    )
-                    .bind(update.state.as_str())
-                    .bind(update.attempts)
-                    .bind(update.last_error.as_str())
-                    .bind(update.merged_into)
-                    .bind(update.at)
-                    .bind(update.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // A digest's members change together: consecutive updates with the same
+                // values go as one statement over their ids, in order.
+                for run in log.updates.chunk_by(|a, b| {
+                    (&a.state, a.attempts, &a.last_error, a.merged_into, a.at)
+                        == (&b.state, b.attempts, &b.last_error, b.merged_into, b.at)
+                }) {
+                    let first = &run[0];
+                    for ids in run.chunks(INSERT_CHUNK) {
+                        let mut update = QueryBuilder::<$db>::new("UPDATE deliveries SET state = ");
+                        update
+                            .push_bind(first.state.as_str())
+                            .push(", attempts = ")
+                            .push_bind(first.attempts)
+                            .push(", last_error = ")
+                            .push_bind(first.last_error.as_str())
+                            .push(", merged_into = COALESCE(")
+                            .push_bind(first.merged_into)
+                            .push(", merged_into), updated_at = ")
+                            .push_bind(first.at)
+                            .push(" WHERE id IN (");
+                        let mut list = update.separated(", ");
+                        for u in ids {
+                            list.push_bind(u.id);
+                        }
+                        update.push(")");
+                        update.build().execute(&mut *tx).await?;
+                    }
                 }
                 for chunk in log.attempts.chunks(1000) {
                     let mut insert = QueryBuilder::<$db>::new(
