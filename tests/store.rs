@@ -1210,6 +1210,32 @@ async fn deliveries_and_their_attempts(store: Arc<dyn Store>) {
     assert_eq!(unfinished.len(), 2);
     assert!(unfinished.contains(&anonymous.id) && unfinished.contains(&again.id));
 
+    // A digest's members change together, in one run of equal updates.
+    let digest = Uuid::new_v4();
+    let member = |id: Uuid| DeliveryUpdate {
+        id,
+        state: "failed".into(),
+        attempts: 0,
+        last_error: "HTTP 400".into(),
+        merged_into: Some(digest),
+        at: at(4),
+    };
+    store
+        .write_delivery_log(&DeliveryLog {
+            updates: vec![member(anonymous.id), member(again.id)],
+            ..DeliveryLog::default()
+        })
+        .await
+        .unwrap();
+    for id in [anonymous.id, again.id] {
+        let stored = store.get_delivery(id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.state.as_str(), stored.merged_into, stored.updated_at),
+            ("failed", Some(digest), at(4))
+        );
+    }
+    assert!(store.unfinished_deliveries().await.unwrap().is_empty());
+
     let page = store
         .list_deliveries(&DeliveryQuery {
             alert_id: Some(alert),
