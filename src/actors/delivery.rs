@@ -39,7 +39,7 @@ use crate::domain::notify::channel::Channel;
 use crate::domain::notify::digest;
 use crate::domain::notify::format::Content;
 use crate::domain::notify::message::{Kind, Priority};
-use crate::domain::notify::queue::{Batch, Pending, PendingQueue};
+use crate::domain::notify::queue::{Batch, Pending, PendingQueue, alerts_of};
 use crate::domain::notify::quiet::QuietHours;
 use crate::notify::log::{DeliveryLogWriter, Entry};
 use crate::notify::outgoing::{ContextMeta, Outgoing, Request};
@@ -58,10 +58,13 @@ pub struct Queued {
     pub user_id: Option<Uuid>,
     pub priority: Priority,
     pub message: Outgoing,
+    /// Identical messages (the same stored encoding) have equal keys and merge.
+    pub merge_key: String,
 }
 
 impl Queued {
     pub fn of(record: &StoredDelivery, message: Outgoing) -> Option<Queued> {
+        use sha2::Digest;
         Some(Queued {
             id: record.id,
             channel: Channel::parse(&record.channel)?,
@@ -69,6 +72,7 @@ impl Queued {
             user_id: record.user_id,
             priority: Priority::from_i32(record.priority).unwrap_or(Priority::Normal),
             message,
+            merge_key: hex::encode(sha2::Sha256::digest(&record.message)),
         })
     }
 }
@@ -564,7 +568,7 @@ impl DeliveryActor {
                 retry_at: None,
             }),
             Batch::Digest(items) => {
-                let alerts = Batch::Digest(items.clone()).alerts();
+                let alerts = alerts_of(&items);
                 let others = items.iter().filter(|p| p.alerts.is_empty()).count();
                 let members: Vec<Uuid> = items.iter().flat_map(|p| p.deliveries.clone()).collect();
                 state.args.deps.metrics.digest_made(members.len());
@@ -905,7 +909,7 @@ impl Actor for DeliveryActor {
                     }
                     state.queue.push(Pending {
                         class: message.class(),
-                        merge_key: message.merge_key(),
+                        merge_key: item.merge_key,
                         deliveries: vec![item.id],
                         alerts: message.alert_refs(),
                         payload: message,

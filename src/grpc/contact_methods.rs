@@ -124,15 +124,9 @@ impl ContactMethodApi {
                     Err(error) => (false, format!("not sent: {error}")),
                 }
             }
-            other => match channel_of(other) {
-                Some(channel) if self.notifier.can_reach(channel).is_err() => (
-                    false,
-                    format!(
-                        "not sent: {}",
-                        self.notifier.can_reach(channel).err().unwrap_or_default()
-                    ),
-                ),
-                Some(channel) => {
+            other => match channel_of(other).map(|c| (c, self.notifier.can_reach(c))) {
+                Some((_, Err(why))) => (false, format!("not sent: {why}")),
+                Some((channel, Ok(()))) => {
                     let text = format!(
                         "Your oncall verification code is {code}. Enter it to start receiving pages here."
                     );

@@ -150,22 +150,15 @@ impl Notifier {
         template: Option<Chosen<'_>>,
     ) -> Request {
         let context = alert_context(alert);
-        let builtin = TemplateDef::default_for_alerts();
         let (content, chosen) =
             match template.map(|t| (t.def.render(channel, &context, self.budget), t)) {
                 Some((Ok(content), t)) => (content, Some((t.id, t.version))),
                 Some((Err(error), t)) => {
                     tracing::warn!(template = %t.id, version = t.version, %error,
                     "template failed to render; the built-in template is used");
-                    (
-                        self.render_builtin(&builtin, channel, &context, alert),
-                        None,
-                    )
+                    (self.render_builtin(channel, &context, alert), None)
                 }
-                None => (
-                    self.render_builtin(&builtin, channel, &context, alert),
-                    None,
-                ),
+                None => (self.render_builtin(channel, &context, alert), None),
             };
         let message = Outgoing::new(kind, content, meta_of_context(&context));
         Request {
@@ -181,12 +174,11 @@ impl Notifier {
 
     fn render_builtin(
         &self,
-        builtin: &TemplateDef,
         channel: Channel,
         context: &serde_json::Value,
         alert: &Alert,
     ) -> Content {
-        builtin
+        builtin_template()
             .render(channel, context, self.budget)
             .unwrap_or_else(|_| Content {
                 text: format!(
@@ -232,6 +224,12 @@ impl Notifier {
             ),
         }
     }
+}
+
+/// The built-in alert template, built once.
+fn builtin_template() -> &'static TemplateDef {
+    static BUILTIN: std::sync::OnceLock<TemplateDef> = std::sync::OnceLock::new();
+    BUILTIN.get_or_init(TemplateDef::default_for_alerts)
 }
 
 /// How urgent a message about the alert is: critical alerts go through quiet hours.

@@ -156,13 +156,6 @@ impl Outgoing {
         let formatted = format::format(channel, address, &content, &meta);
         (formatted.body, formatted.truncated)
     }
-
-    /// Identical messages have equal keys.
-    pub fn merge_key(&self) -> String {
-        use sha2::Digest;
-        let encoded = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(sha2::Sha256::digest(encoded))
-    }
 }
 
 /// One message for one destination, before it is recorded.

@@ -41,18 +41,22 @@ impl<P> Batch<P> {
 
     /// Every alert the batch is about, each once, in order.
     pub fn alerts(&self) -> Vec<AlertRef> {
-        let items: Vec<&Pending<P>> = match self {
-            Batch::One(p) => vec![p],
-            Batch::Digest(items) => items.iter().collect(),
-        };
-        let mut seen = std::collections::HashSet::new();
-        items
-            .into_iter()
-            .flat_map(|p| p.alerts.iter())
-            .filter(|a| seen.insert(a.id))
-            .cloned()
-            .collect()
+        match self {
+            Batch::One(p) => alerts_of(std::slice::from_ref(p)),
+            Batch::Digest(items) => alerts_of(items),
+        }
     }
+}
+
+/// Every alert the messages are about, each once, in order.
+pub fn alerts_of<P>(items: &[Pending<P>]) -> Vec<AlertRef> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .iter()
+        .flat_map(|p| p.alerts.iter())
+        .filter(|a| seen.insert(a.id))
+        .cloned()
+        .collect()
 }
 
 #[derive(Debug)]
