@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::secret::secret;
 use crate::actors::EngineSettings;
 use crate::directory::{DirectorySection, DirectorySettings};
 use crate::domain::incoming::AlertLimits;
@@ -316,40 +317,6 @@ impl Settings {
             notify,
             directory,
         })
-    }
-}
-
-/// A secret given inline, by environment variable or by file: at most one way.
-pub fn secret(
-    name: &str,
-    inline: &Option<String>,
-    env: &Option<String>,
-    file: &Option<PathBuf>,
-    problems: &mut Vec<String>,
-) -> Option<String> {
-    match (inline, env, file) {
-        (Some(value), None, None) => Some(value.clone()),
-        (None, Some(var), None) => match std::env::var(var) {
-            Ok(value) => Some(value),
-            Err(_) => {
-                problems.push(format!("{name}_env: environment variable {var} is not set"));
-                None
-            }
-        },
-        (None, None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(value) => Some(value.trim().to_string()),
-            Err(e) => {
-                problems.push(format!("{name}_file: {}: {e}", path.display()));
-                None
-            }
-        },
-        (None, None, None) => None,
-        _ => {
-            problems.push(format!(
-                "{name}: give it one way only (inline, _env or _file)"
-            ));
-            None
-        }
     }
 }
 

@@ -11,18 +11,19 @@
 
 pub mod actors;
 pub mod auth;
+pub mod books;
 pub mod config;
+pub mod definitions;
 pub mod directory;
 pub mod domain;
-pub mod enrichment;
 pub mod flood_guard;
 pub mod grpc;
+pub mod handoff_summary;
 pub mod http;
-pub mod inhibitions;
 pub mod notify;
 pub mod paging;
-pub mod rulebook;
+pub mod pb;
+pub mod secret;
 pub mod server;
-pub mod service_defaults;
 pub mod store;
 pub mod telemetry;

@@ -10,16 +10,15 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::definitions::{Definitions, LoadError, schedule};
 use crate::directory::Directory;
 use crate::domain::alert::Alert;
 use crate::domain::escalation::Target;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::message::Kind;
-use crate::grpc::definitions::Definitions;
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::schedules::compile;
 use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{Store, StoreError};
 
 /// Someone or something to page.
@@ -62,37 +61,62 @@ pub struct Pager {
     pub notifier: Notifier,
 }
 
+/// Why the recipients of a target could not be worked out now. Never "nobody is on
+/// call": that is an answer, an empty list; this is the lack of one, and the caller
+/// tries again rather than page nobody.
+#[derive(Debug, thiserror::Error)]
+pub enum PagingError {
+    #[error("reading schedules: {0}")]
+    Read(String),
+    #[error("schedule {id} cannot be read: {why}")]
+    Schedule { id: Uuid, why: String },
+}
+
+fn unreadable(error: LoadError) -> PagingError {
+    PagingError::Read(error.to_string())
+}
+
 impl Pager {
     /// Who is on call on a schedule at `level` at `now`; an empty level falls back to
-    /// the next one down (2, 3...).
-    async fn on_call(&self, schedule: Uuid, level: u32, now: DateTime<Utc>) -> Vec<Uuid> {
+    /// the next one down (2, 3...). A schedule that does not exist has nobody on call.
+    async fn on_call(
+        &self,
+        schedule: Uuid,
+        level: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, PagingError> {
         let schedules: Definitions<pb::Schedule> = Definitions::new(self.store.clone());
-        let Ok(Some(stored)) = schedules.find(schedule).await else {
+        let Some(stored) = schedules.find(schedule).await.map_err(unreadable)? else {
             tracing::warn!(%schedule, "paging a schedule that does not exist");
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let Ok(compiled) = compile(&stored) else {
-            return Vec::new();
-        };
+        let compiled = schedule::compile(&stored).map_err(|invalid| PagingError::Schedule {
+            id: schedule,
+            why: invalid.to_string(),
+        })?;
         let answer = compiled.on_call_at(now);
-        answer
+        Ok(answer
             .levels
             .range(level.max(1)..)
             .map(|(_, users)| users)
             .find(|users| !users.is_empty())
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     /// The recipients a target stands for at `now`. Policy targets stand for none: they
     /// hand the alert over instead.
-    pub async fn expand(&self, target: &Target, now: DateTime<Utc>) -> Vec<Recipient> {
-        match target {
+    pub async fn expand(
+        &self,
+        target: &Target,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recipient>, PagingError> {
+        Ok(match target {
             Target::User(id) => vec![Recipient::User(*id)],
             Target::Channel(url) => vec![Recipient::Channel(url.clone())],
             Target::Schedule { id, level } => self
                 .on_call(*id, *level, now)
-                .await
+                .await?
                 .into_iter()
                 .map(Recipient::User)
                 .collect(),
@@ -100,14 +124,14 @@ impl Pager {
                 let schedules: Definitions<pb::Schedule> = Definitions::new(self.store.clone());
                 let team_key = team.to_string();
                 let mut users = Vec::new();
-                for schedule in schedules.list().await.unwrap_or_default() {
+                for schedule in schedules.list().await.map_err(unreadable)? {
                     if schedule.team_id != team_key {
                         continue;
                     }
                     let Ok(id) = Uuid::parse_str(&schedule.id) else {
                         continue;
                     };
-                    for user in self.on_call(id, 1, now).await {
+                    for user in self.on_call(id, 1, now).await? {
                         if !users.contains(&user) {
                             users.push(user);
                         }
@@ -116,7 +140,7 @@ impl Pager {
                 users.into_iter().map(Recipient::User).collect()
             }
             Target::Policy(_) => Vec::new(),
-        }
+        })
     }
 
     /// Pages one recipient about an alert. A channel (a URL) and a user's webhook

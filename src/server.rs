@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
-use crate::actors::delivery::{DeliveryActors, DeliveryDeps};
+use crate::notify::delivery::{DeliveryActors, DeliveryDeps};
 use crate::actors::escalation::{EscalationActors, EscalationDeps};
 use crate::actors::flap_dampener::{FlapArgs, FlapDampener};
 use crate::actors::inhibition_watcher::InhibitionWatcher;
@@ -25,39 +25,37 @@ use crate::actors::schedule::{ScheduleActors, ScheduleDeps};
 use crate::actors::service_timeouts::ServiceTimeouts;
 use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
+use crate::books::{InhibitionBook, RuleBook, ServiceDefaults, WindowBook};
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
 use crate::flood_guard::FloodGuard;
-use crate::grpc::pb::alerting::routing::v1::carrier_service_server::CarrierServiceServer;
-use crate::grpc::pb::alerting::routing::v1::customer_tier_service_server::CustomerTierServiceServer;
-use crate::grpc::pb::alerting::routing::v1::equipment_type_service_server::EquipmentTypeServiceServer;
-use crate::grpc::pb::alerting::routing::v1::escalation_service_server::EscalationServiceServer;
-use crate::grpc::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
-use crate::grpc::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
-use crate::grpc::pb::alerting::routing::v1::schedule_service_server::ScheduleServiceServer;
-use crate::grpc::pb::alerting::routing::v1::site_service_server::SiteServiceServer;
-use crate::grpc::pb::alerting::routing::v1::team_service_server::TeamServiceServer;
-use crate::grpc::pb::alerting::v1::alert_service_server::AlertServiceServer;
-use crate::grpc::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
-use crate::grpc::pb::directory::v1::user_service_server::UserServiceServer;
-use crate::grpc::pb::notification::v1::notification_service_server::NotificationServiceServer;
-use crate::grpc::pb::notification::v1::template_service_server::TemplateServiceServer;
 use crate::grpc::{
     self, AlertApi, CarrierApi, CatalogApi, CustomerTierApi, EquipmentTypeApi, EscalationApi,
     MaintenanceApi, NotificationApi, RoutingApi, ScheduleApi, SiteApi, TeamApi, TemplateApi,
-    UserApi, WindowBook,
+    UserApi,
 };
 use crate::http::{self, AppState, ChatSettings};
-use crate::inhibitions::InhibitionBook;
 use crate::notify::log::DeliveryLogWriter;
 use crate::notify::notifier::Notifier;
 use crate::notify::provider::Providers;
 use crate::notify::webhook::WebhookSender;
 use crate::paging::Pager;
-use crate::rulebook::RuleBook;
-use crate::service_defaults::ServiceDefaults;
+use crate::pb::alerting::routing::v1::carrier_service_server::CarrierServiceServer;
+use crate::pb::alerting::routing::v1::customer_tier_service_server::CustomerTierServiceServer;
+use crate::pb::alerting::routing::v1::equipment_type_service_server::EquipmentTypeServiceServer;
+use crate::pb::alerting::routing::v1::escalation_service_server::EscalationServiceServer;
+use crate::pb::alerting::routing::v1::maintenance_service_server::MaintenanceServiceServer;
+use crate::pb::alerting::routing::v1::routing_service_server::RoutingServiceServer;
+use crate::pb::alerting::routing::v1::schedule_service_server::ScheduleServiceServer;
+use crate::pb::alerting::routing::v1::site_service_server::SiteServiceServer;
+use crate::pb::alerting::routing::v1::team_service_server::TeamServiceServer;
+use crate::pb::alerting::v1::alert_service_server::AlertServiceServer;
+use crate::pb::alerting::v1::catalog_service_server::CatalogServiceServer;
+use crate::pb::directory::v1::user_service_server::UserServiceServer;
+use crate::pb::notification::v1::notification_service_server::NotificationServiceServer;
+use crate::pb::notification::v1::template_service_server::TemplateServiceServer;
 use crate::store::{self, Store};
 use crate::telemetry::Metrics;
 
@@ -68,10 +66,52 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the engine to hand its last writes to the store.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
+/// The two sockets the server answers on.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses the settings name.
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Listeners> {
+        let grpc = TcpListener::bind(settings.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC on {}", settings.grpc_addr))?;
+        let http = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
+        Ok(Listeners { grpc, http })
+    }
+}
+
+/// `oncall serve`: opens the store the settings name, binds their addresses and runs
+/// until SIGTERM or SIGINT.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = store::open(&settings.database_url)
         .await
         .with_context(|| format!("opening {}", redact(&settings.database_url)))?;
+    let listeners = Listeners::bind(&settings).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    run(settings, store, listeners, shutdown).await
+}
+
+/// Runs the whole server on a store that is open and sockets that are bound, until
+/// `shutdown` is cancelled; then stops in order. Tests run it in-process (on a store
+/// that fails on demand, under a paused clock); `serve` runs it for the binary.
+pub async fn run(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let Listeners {
+        grpc: grpc_listener,
+        http: http_listener,
+    } = listeners;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
     if let Some(token) = &settings.admin_token {
         seed_admin_token(store.as_ref(), token).await?;
     }
@@ -81,14 +121,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let auth = Authenticator::new(store.clone());
     let flood_guard = Arc::new(FloodGuard::new(settings.per_key_alerts_per_second));
     let ready = Arc::new(AtomicBool::new(true));
-    let shutdown = CancellationToken::new();
-
-    let grpc_listener = TcpListener::bind(settings.grpc_addr)
-        .await
-        .with_context(|| format!("binding gRPC on {}", settings.grpc_addr))?;
-    let http_listener = TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("binding HTTP on {}", settings.http_addr))?;
 
     let webhooks = WebhookSender::new(
         settings.allow_private_destinations,
@@ -140,6 +172,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         webhooks: webhooks.clone(),
         notifier: notifier.clone(),
         directory: directory.clone(),
+        metrics: metrics.clone(),
     })
     .await?;
     let (aggregator, _) =
@@ -213,10 +246,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .spawn();
     tokio::spawn(route_leftovers(store.clone(), router));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::pb::DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(grpc::pb::DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::pb::DESCRIPTOR_SET)
         .build_v1alpha()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AlertServiceServer<AlertApi>>().await;
@@ -361,12 +394,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         axum::serve(http_listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
     tracing::info!(
-        grpc = %settings.grpc_addr,
-        http = %settings.http_addr,
+        grpc = %grpc_addr,
+        http = %http_addr,
         database = %redact(&settings.database_url),
         "oncall is serving"
     );
-    tokio::spawn(stop_on_signal(shutdown.clone(), ready, health));
+    tokio::spawn(unready_on_shutdown(shutdown.clone(), ready, health));
     let servers = async { tokio::join!(grpc_server, http_server) };
     // A client that never closes its connection must not hold shutdown up for ever.
     let drain_limit = async {
@@ -417,18 +450,23 @@ async fn route_leftovers(store: Arc<dyn Store>, router: Router) {
     }
 }
 
-async fn stop_on_signal(
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    shutdown.cancel();
+}
+
+/// Once shutdown begins, readiness and gRPC health say so, so balancers stop sending.
+async fn unready_on_shutdown(
     shutdown: CancellationToken,
     ready: Arc<AtomicBool>,
     health: tonic_health::server::HealthReporter,
 ) {
-    wait_for_signal().await;
+    shutdown.cancelled().await;
     tracing::info!("shutting down: no new requests, finishing in-flight ones");
     ready.store(false, Ordering::Release);
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
-    shutdown.cancel();
 }
 
 #[cfg(unix)]

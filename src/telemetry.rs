@@ -25,6 +25,12 @@ struct DeliveryLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkLabel {
+    /// What was being done: `shard`, `escalation_step`, `chain_actor`...
+    work: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -67,6 +73,8 @@ pub struct Metrics {
     /// Messages sent as digests, and the messages they stood for.
     digests: Counter,
     digested: Counter,
+    /// Work put off because the store failed, to be tried again after a backoff.
+    store_retries: Family<WorkLabel, Counter>,
 }
 
 impl Metrics {
@@ -180,8 +188,16 @@ impl Metrics {
             "Waiting messages that went out inside a digest",
             digested.clone(),
         );
+        let store_retries = Family::<WorkLabel, Counter>::default();
+        registry.register(
+            "store_retries",
+            "Work put off because the store failed and tried again after a backoff, by work \
+             (shard restart, escalation step, chain actor restart...)",
+            store_retries.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            store_retries,
             deliveries,
             delivery_actors,
             digests,
@@ -258,6 +274,17 @@ impl Metrics {
     pub fn commit_failed(&self, writes: usize, error: &dyn std::fmt::Display) {
         tracing::error!(writes, %error, "group commit failed");
         self.commit_failures.inc();
+    }
+
+    /// Work that failed on the store and will be tried again after `delay`.
+    pub fn store_retry(
+        &self,
+        work: &'static str,
+        delay: std::time::Duration,
+        error: &dyn std::fmt::Display,
+    ) {
+        tracing::error!(work, ?delay, %error, "the store failed; trying again after a backoff");
+        self.store_retries.get_or_create(&WorkLabel { work }).inc();
     }
 
     pub fn rejected(&self, reason: Rejection, alerts: usize) {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, authed, binary};
-use oncall::grpc::pb::alerting::v1 as pb;
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::alerting::v1 as pb;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 #[tokio::test]

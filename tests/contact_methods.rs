@@ -5,7 +5,7 @@ mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, authed, eventually, webhook_sink};
 
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 #[tokio::test]

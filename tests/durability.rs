@@ -4,7 +4,7 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, alertmanager_batch, authed};
-use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::pb::alerting::v1 as pb;
 
 async fn acknowledged_alerts_survive_kill_9(db: Db) {
     let mut server = Server::start(&db).await;

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{ADMIN_TOKEN, Db, Received, Server, authed, eventually, fixture, webhook_sink};
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::v1 as alerting;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::alerting::v1 as alerting;
 use tonic::Code;
 
 fn site(code: &str, site_type: pb::SiteType, patterns: &[&str]) -> pb::Site {

@@ -8,10 +8,10 @@ use common::{ADMIN_TOKEN, Db, Received, Server, authed, eventually, webhook_sink
 use futures_util::StreamExt;
 use std::time::Duration;
 
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
-use oncall::grpc::pb::alerting::v1 as alerting;
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
+use oncall::pb::alerting::v1 as alerting;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 fn seconds(s: i64) -> Option<prost_types::Duration> {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{Db, Server, authed};
-use oncall::grpc::pb::alerting::v1 as pb;
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::alerting::v1 as pb;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 fn input(i: usize) -> pb::AlertInput {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, authed, fixture};
-use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::pb::alerting::v1 as pb;
 
 async fn every_fixture_is_ingested_and_deduplicated(db: Db) {
     let server = Server::start(&db).await;

@@ -6,8 +6,8 @@ mod common;
 use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink};
 use std::time::Duration;
 
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::v1 as alerting;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::alerting::v1 as alerting;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -262,13 +262,19 @@ async fn a_window_holds_open_alerts_when_it_opens_and_lets_them_go_when_it_close
         .await
         .unwrap();
     let mut alerts = server.alerts().await;
-    let status = async |alerts: &mut oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient<Channel>| {
-        alerts
-            .get_alert(authed(alerting::GetAlertRequest { id: id.clone() }, ADMIN_TOKEN))
-            .await
-            .ok()
-            .map(|a| a.into_inner().status)
-    };
+    let status =
+        async |alerts: &mut oncall::pb::alerting::v1::alert_service_client::AlertServiceClient<
+            Channel,
+        >| {
+            alerts
+                .get_alert(authed(
+                    alerting::GetAlertRequest { id: id.clone() },
+                    ADMIN_TOKEN,
+                ))
+                .await
+                .ok()
+                .map(|a| a.into_inner().status)
+        };
     eventually("the window to hold the alert", async || {
         (status(&mut alerts).await == Some(alerting::AlertStatus::Suppressed as i32)).then_some(())
     })

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::{ADMIN_TOKEN, Db, Server, authed, eventually};
 use fakes::{Fake, SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, WEBHOOK_SECRET};
-use oncall::grpc::pb::alerting::routing::v1 as routing;
-use oncall::grpc::pb::directory::v1 as dir;
-use oncall::grpc::pb::notification::v1 as pb;
+use oncall::pb::alerting::routing::v1 as routing;
+use oncall::pb::directory::v1 as dir;
+use oncall::pb::notification::v1 as pb;
 use prost_types::{Struct, Value, value::Kind};
 use tonic::Code;
 
@@ -1120,7 +1120,7 @@ async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
     assert_eq!(stale.status(), 401);
     assert_eq!(
         server.alert(&alert_id).await.status,
-        oncall::grpc::pb::alerting::v1::AlertStatus::Triggered as i32
+        oncall::pb::alerting::v1::AlertStatus::Triggered as i32
     );
     let answer = slack_post(click, "slack-signing-secret", now)
         .await
@@ -1137,7 +1137,7 @@ async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
     let acked = server.alert(&alert_id).await;
     assert_eq!(
         acked.status,
-        oncall::grpc::pb::alerting::v1::AlertStatus::Acknowledged as i32
+        oncall::pb::alerting::v1::AlertStatus::Acknowledged as i32
     );
     assert_eq!(acked.acknowledged_by, erin);
 
@@ -1189,7 +1189,7 @@ async fn slack_buttons_and_sms_replies_act_as_the_mapped_user() {
     let resolved = server.alert(&alert_id).await;
     assert_eq!(
         resolved.status,
-        oncall::grpc::pb::alerting::v1::AlertStatus::Resolved as i32
+        oncall::pb::alerting::v1::AlertStatus::Resolved as i32
     );
     let again = sms("+15550199", &reply, TWILIO_TOKEN)
         .await

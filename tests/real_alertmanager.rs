@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{ADMIN_TOKEN, Db, Server, authed, free_port};
-use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::pb::alerting::v1 as pb;
 
 /// Alertmanager's binary, installed with apt when it is missing.
 fn alertmanager_binary() -> PathBuf {

@@ -7,8 +7,8 @@ mod common;
 use common::{ADMIN_TOKEN, Db, Server, authed, eventually, fixture, webhook_sink};
 use std::time::Duration;
 
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::v1 as alerting;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::alerting::v1 as alerting;
 
 fn condition(kind: pb::ConditionType, field: &str, value: &str) -> pb::RoutingCondition {
     pb::RoutingCondition {

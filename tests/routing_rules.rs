@@ -4,9 +4,9 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Db, Server, authed};
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::alerting::v1 as alerting;
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::alerting::v1 as alerting;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 fn webhook(url: &str) -> pb::RoutingAction {

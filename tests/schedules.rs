@@ -7,8 +7,8 @@ mod common;
 use common::{ADMIN_TOKEN, Db, Server, authed, eventually, webhook_sink};
 use icalendar::{Calendar, CalendarComponent, Component};
 
-use oncall::grpc::pb::alerting::routing::v1 as pb;
-use oncall::grpc::pb::directory::v1 as dir;
+use oncall::pb::alerting::routing::v1 as pb;
+use oncall::pb::directory::v1 as dir;
 use tonic::Code;
 
 fn ts(text: &str) -> Option<prost_types::Timestamp> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use futures_util::StreamExt;
-use oncall::grpc::pb::alerting::routing::v1 as routing;
+use oncall::pb::alerting::routing::v1 as routing;
 use routing::escalation_service_client::EscalationServiceClient;
 use serde_json::json;
 

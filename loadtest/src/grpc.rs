@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::pb::alerting::v1 as pb;
 use pb::alert_service_client::AlertServiceClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use oncall::grpc::pb::alerting::routing::v1 as routing;
-use oncall::grpc::pb::alerting::v1 as pb;
+use oncall::pb::alerting::routing::v1 as routing;
+use oncall::pb::alerting::v1 as pb;
 use pb::alert_service_client::AlertServiceClient;
 use pb::catalog_service_client::CatalogServiceClient;
 use routing::routing_service_client::RoutingServiceClient;

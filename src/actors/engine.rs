@@ -23,12 +23,13 @@ use super::persister::{CommitReceipt, Persister};
 use super::router::Router;
 use super::shard::{Shard, ShardArgs, ShardIngest, ShardMsg};
 use super::{EngineError, IngestResult};
+use crate::books::enrichment::{EnrichmentBook, enrich};
 use crate::domain::alert::Alert;
+use crate::domain::backoff::Backoff;
 use crate::domain::change::AlertChange;
 use crate::domain::fingerprint::{self, AlertKey};
 use crate::domain::incoming::IncomingAlert;
 use crate::domain::lifecycle::{AlertState, Command, IngestOutcome};
-use crate::enrichment::{EnrichmentBook, enrich};
 use crate::store::Store;
 use crate::telemetry::{Metrics, Rejection};
 
@@ -86,7 +87,7 @@ pub struct Engine {
 
 /// What `start` returns besides the handle: what `shutdown` needs.
 pub struct RunningEngine {
-    supervisor: ActorRef<()>,
+    supervisor: ActorRef<SupervisorMsg>,
     supervisor_task: JoinHandle<()>,
     persister_task: JoinHandle<()>,
 }
@@ -117,7 +118,7 @@ impl Engine {
         );
         let enrichment = EnrichmentBook::load(store.clone())
             .await
-            .map_err(|e| EngineError::Unavailable(format!("reference data: {}", e.message())))?;
+            .map_err(|e| EngineError::Unavailable(format!("reference data: {e}")))?;
         let (changes, _) = broadcast::channel(4_096);
         let (persister, persister_task) = Persister::spawn(
             store.clone(),
@@ -494,10 +495,17 @@ struct SupervisorState {
     stopping: bool,
 }
 
+/// What the engine supervisor is told besides its shards' fates.
+enum SupervisorMsg {
+    /// Start shard `index` again: its last restart failed (the store was away), and
+    /// this is try `attempt`.
+    Respawn { index: usize, attempt: u32 },
+}
+
 impl SupervisorState {
     async fn spawn_shard(
         &self,
-        myself: &ActorRef<()>,
+        myself: &ActorRef<SupervisorMsg>,
         index: usize,
         preload: Option<Vec<(AlertKey, AlertState)>>,
     ) -> Result<ActorRef<ShardMsg>, ActorProcessingErr> {
@@ -518,13 +526,13 @@ impl SupervisorState {
 }
 
 impl Actor for EngineSupervisor {
-    type Msg = ();
+    type Msg = SupervisorMsg;
     type State = SupervisorState;
     type Arguments = SupervisorArgs;
 
     async fn pre_start(
         &self,
-        myself: ActorRef<()>,
+        myself: ActorRef<SupervisorMsg>,
         args: SupervisorArgs,
     ) -> Result<SupervisorState, ActorProcessingErr> {
         let state = SupervisorState {
@@ -545,7 +553,7 @@ impl Actor for EngineSupervisor {
 
     async fn post_stop(
         &self,
-        myself: ActorRef<()>,
+        myself: ActorRef<SupervisorMsg>,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
         state.stopping = true;
@@ -556,9 +564,22 @@ impl Actor for EngineSupervisor {
         Ok(())
     }
 
+    async fn handle(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        message: SupervisorMsg,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let SupervisorMsg::Respawn { index, attempt } = message;
+        if !state.stopping {
+            state.respawn(&myself, index, attempt).await?;
+        }
+        Ok(())
+    }
+
     async fn handle_supervisor_evt(
         &self,
-        myself: ActorRef<()>,
+        myself: ActorRef<SupervisorMsg>,
         event: SupervisionEvent,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
@@ -583,14 +604,49 @@ impl Actor for EngineSupervisor {
             .iter()
             .position(|shard| shard.get_id() == cell.get_id());
         if let Some(index) = index {
-            let shard = state.spawn_shard(&myself, index, None).await?;
-            if let Some(slot) = state
-                .shards
-                .write()
-                .map_err(|_| "shard table poisoned".to_string())?
-                .get_mut(index)
-            {
-                *slot = shard;
+            state.respawn(&myself, index, 1).await?;
+        }
+        Ok(())
+    }
+}
+
+impl SupervisorState {
+    /// Starts shard `index` again from the store. A start that fails (the store is
+    /// still away, so the shard cannot reload its alerts) is tried again after a
+    /// backoff, for as long as it takes: a shard is never left down.
+    async fn respawn(
+        &self,
+        myself: &ActorRef<SupervisorMsg>,
+        index: usize,
+        attempt: u32,
+    ) -> Result<(), ActorProcessingErr> {
+        match self.spawn_shard(myself, index, None).await {
+            Ok(shard) => {
+                if let Some(slot) = self
+                    .shards
+                    .write()
+                    .map_err(|_| "shard table poisoned".to_string())?
+                    .get_mut(index)
+                {
+                    *slot = shard;
+                }
+                if attempt > 1 {
+                    tracing::info!(shard = index, attempt, "shard restarted");
+                }
+            }
+            Err(error) => {
+                let delay = Backoff::STORE.delay(attempt);
+                self.template
+                    .metrics
+                    .store_retry("shard_restart", delay, &error);
+                let me = myself.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = me.cast(SupervisorMsg::Respawn {
+                        index,
+                        attempt: attempt.saturating_add(1),
+                    });
+                });
             }
         }
         Ok(())
@@ -609,9 +665,24 @@ mod tests {
     use crate::domain::severity::Severity;
 
     async fn engine(idle: Duration) -> (Engine, RunningEngine, Uuid, tempfile::TempDir) {
+        let (engine, running, service, dir, _) = faulty_engine(idle).await;
+        (engine, running, service, dir)
+    }
+
+    /// An engine over a store that fails on demand.
+    async fn faulty_engine(
+        idle: Duration,
+    ) -> (
+        Engine,
+        RunningEngine,
+        Uuid,
+        tempfile::TempDir,
+        Arc<crate::store::Faults>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/oncall.db", dir.path().display());
-        let store = crate::store::open(&url).await.unwrap();
+        let (store, faults) =
+            crate::store::FaultyStore::wrap(crate::store::open(&url).await.unwrap());
         let service = Service {
             id: Uuid::new_v4(),
             name: "core".into(),
@@ -631,7 +702,7 @@ mod tests {
         let (engine, running) = Engine::start(store, settings, Metrics::new())
             .await
             .unwrap();
-        (engine, running, service.id, dir)
+        (engine, running, service.id, dir, faults)
     }
 
     fn firing(fingerprint: &str) -> IncomingAlert {
@@ -763,6 +834,55 @@ mod tests {
                 .iter()
                 .all(|r| r.outcome == IngestOutcome::Deduplicated),
             "the restarted shards reloaded every open alert"
+        );
+        running.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn a_shard_whose_restart_fails_is_restarted_until_the_store_answers() {
+        let (engine, running, service, _dir, faults) = faulty_engine(Duration::from_secs(60)).await;
+        let alerts: Vec<IncomingAlert> = (0..40).map(|i| firing(&format!("fp{i}"))).collect();
+        engine
+            .ingest(service, alerts.clone(), Admission::Immediate)
+            .await
+            .unwrap();
+
+        // The database goes away: a commit fails, so its shard stops to reload, and the
+        // reload fails too.
+        faults.fail(&["commit", "open_alerts"]);
+        let refused = engine
+            .ingest(service, vec![firing("during")], Admission::Immediate)
+            .await;
+        assert!(refused.is_err(), "a failed commit is not acknowledged");
+        eventually("a failed restart", || faults.refused("open_alerts") >= 2).await;
+
+        // The database is back: every fingerprint is accepted again, without a restart
+        // of the process.
+        faults.heal();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let report = loop {
+            match engine
+                .ingest(service, alerts.clone(), Admission::Immediate)
+                .await
+            {
+                Ok(report) => break report,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "still refused: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        assert!(
+            report
+                .results
+                .iter()
+                .all(|r| r.outcome == IngestOutcome::Deduplicated),
+            "the restarted shard reloaded every open alert"
+        );
+        let metrics = engine.metrics.render();
+        assert!(
+            metrics.contains("oncall_store_retries_total{work=\"shard_restart\"}"),
+            "{metrics}"
         );
         running.shutdown(Duration::from_secs(5)).await;
     }

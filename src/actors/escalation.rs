@@ -27,15 +27,21 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Engine;
+use crate::definitions::Definitions;
+use crate::definitions::escalation::compile;
 use crate::domain::alert::{Alert, AlertStatus, TimelineKind};
-use crate::domain::escalation::{Chain, ChainStatus, Exhausted, Fired, Policy};
+use crate::domain::backoff::Backoff;
+use crate::domain::escalation::{Chain, ChainStatus, Exhausted, Fired, Policy, Target};
 use crate::domain::lifecycle::Command;
 use crate::domain::routing::{CelActivation, CelEnv};
-use crate::grpc::definitions::Definitions;
-use crate::grpc::escalation::compile;
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::paging::{Pager, Recipient};
+use crate::paging::{Pager, PagingError, Recipient};
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::StoredPage;
+
+/// A page's outcome until delivery answers.
+const PENDING: &str = "pending";
+/// The outcome of a page row standing for a schedule or team that had nobody on call.
+const NOBODY_ON_CALL: &str = "nobody on call";
 
 /// Who escalation writes as on an alert's timeline.
 pub const ACTOR_ESCALATION: &str = "escalation";
@@ -205,6 +211,9 @@ pub struct SupervisorState {
     wakes: BTreeSet<(DateTime<Utc>, Uuid)>,
     /// The earliest wake a timer is set for, so a later passivation sets none.
     armed_for: Option<DateTime<Utc>>,
+    /// Chains whose activation the store failed, by failures in a row: each waits in
+    /// the timer queue for a longer backoff before the next try.
+    failed_activations: HashMap<Uuid, u32>,
 }
 
 impl SupervisorState {
@@ -275,18 +284,48 @@ impl EscalationSupervisor {
         chain: Uuid,
         settle: bool,
     ) -> Result<Option<ActorRef<ChainMsg>>, ActorProcessingErr> {
-        let Some((_, wake)) = state.passive.remove(&chain) else {
+        let Some((alert, wake)) = state.passive.remove(&chain) else {
             return Ok(state.chains.get(&chain).map(|(_, actor)| actor.clone()));
         };
         state.wakes.remove(&(wake, chain));
         state.gauges();
-        match state.deps.pager.store.get_chain(chain).await? {
+        let stored = match state.deps.pager.store.get_chain(chain).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                Self::activate_later(myself, state, chain, alert, &error);
+                return Ok(None);
+            }
+        };
+        state.failed_activations.remove(&chain);
+        match stored {
             Some(stored) if stored.status == ChainStatus::Active => {
                 Self::spawn_chain(myself, state, stored, settle).await?;
                 Ok(state.chains.get(&chain).map(|(_, actor)| actor.clone()))
             }
             _ => Ok(None),
         }
+    }
+
+    /// The store could not give the chain back: it waits passive for a backoff that
+    /// grows with each failure, then is tried again. It is never dropped.
+    fn activate_later(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        chain: Uuid,
+        alert: Uuid,
+        error: &dyn std::fmt::Display,
+    ) {
+        let failures = state.failed_activations.entry(chain).or_default();
+        *failures = failures.saturating_add(1);
+        let delay = Backoff::STORE.delay(*failures);
+        state
+            .deps
+            .engine
+            .metrics()
+            .store_retry("chain_activation", delay, error);
+        let wake =
+            Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
+        Self::passivate(myself, state, chain, alert, wake);
     }
 
     /// Wakes every passive chain that is due, and sets the timer for the next.
@@ -363,7 +402,7 @@ impl EscalationSupervisor {
             ));
         }
         let policy = load_policy(&state.deps, policy_id, &alert)
-            .await
+            .await?
             .ok_or_else(|| format!("escalation policy {policy_id} not found"))?;
         let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, 0, Utc::now());
         if !store
@@ -420,7 +459,7 @@ impl EscalationSupervisor {
             if active {
                 continue;
             }
-            let Some(policy) = load_policy(&state.deps, policy_id, &alert).await else {
+            let Some(policy) = load_policy(&state.deps, policy_id, &alert).await? else {
                 continue;
             };
             let chain = Chain::start(
@@ -445,17 +484,30 @@ impl EscalationSupervisor {
     }
 }
 
-async fn load_policy(deps: &EscalationDeps, id: Uuid, alert: &Alert) -> Option<Policy> {
+/// None when no such policy is stored; an error when it could not be read or no longer
+/// compiles, which is never taken for "gone": the caller tries again later.
+async fn load_policy(
+    deps: &EscalationDeps,
+    id: Uuid,
+    alert: &Alert,
+) -> Result<Option<Policy>, String> {
     let policies: Definitions<pb::EscalationPolicy> = Definitions::new(deps.pager.store.clone());
-    let stored = policies.find(id).await.ok().flatten()?;
-    let policy = compile(&stored, id).ok()?;
+    let Some(stored) = policies
+        .find(id)
+        .await
+        .map_err(|error| format!("reading escalation policy {id}: {error}"))?
+    else {
+        return Ok(None);
+    };
+    let policy = compile(&stored, id)
+        .map_err(|invalid| format!("escalation policy {id} cannot be used: {invalid}"))?;
     let tier = deps.engine.enrichment().routed(alert).reference.tier;
-    Some(match tier {
+    Ok(Some(match tier {
         Some(tier) if tier.escalation_multiplier != 1.0 => {
             policy.scaled(tier.escalation_multiplier)
         }
         _ => policy,
-    })
+    }))
 }
 
 /// When an unacknowledged alert breaches its customer tier's SLA: its receipt plus the
@@ -492,6 +544,7 @@ impl Actor for EscalationSupervisor {
             passive: HashMap::new(),
             wakes: BTreeSet::new(),
             armed_for: None,
+            failed_activations: HashMap::new(),
         };
         // Soonest due first, so overdue steps catch up in the order they were due.
         for chain in state.deps.pager.store.active_chains().await? {
@@ -562,15 +615,14 @@ impl Actor for EscalationSupervisor {
                 }
             }
             SupervisionEvent::ActorFailed(cell, error) => {
-                if let Some(chain) = Self::chain_of(state, cell) {
-                    state.forget(chain);
+                if let Some(chain) = Self::chain_of(state, cell)
+                    && let Some((alert, _)) = state.chains.get(&chain).cloned()
+                {
                     tracing::error!(%chain, %error, "chain actor failed; restarting it from the store");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    if let Some(stored) = state.deps.pager.store.get_chain(chain).await?
-                        && stored.status == ChainStatus::Active
-                    {
-                        Self::spawn_chain(&myself, state, stored, true).await?;
-                    }
+                    // Restarted through the timer queue, like a passive chain coming due:
+                    // a restart the store fails is tried again with a backoff.
+                    let wake = Utc::now() + chrono::Duration::milliseconds(200);
+                    Self::passivate(&myself, state, chain, alert, wake);
                 }
             }
             _ => {}
@@ -600,6 +652,8 @@ pub struct ChainState {
     sla_timer: Option<JoinHandle<()>>,
     /// When the SLA timer fires, while it is set.
     sla_at: Option<DateTime<Utc>>,
+    /// Tries of the pending step the store failed in a row: the next waits longer.
+    failures: u32,
 }
 
 impl Drop for ChainState {
@@ -711,7 +765,7 @@ impl ChainState {
                 return;
             }
         };
-        for page in pages.iter().filter(|p| p.outcome == "pending") {
+        for page in pages.iter().filter(|p| p.outcome == PENDING) {
             let Some(recipient) = Recipient::parse(&page.key.target) else {
                 continue;
             };
@@ -767,6 +821,11 @@ impl ChainState {
     }
 
     /// Fires the pending step if it is due; returns whether the chain is still active.
+    ///
+    /// A step is recorded as fired only together with its pages. When the store fails
+    /// anywhere on the way (reading the alert or the policy, working out who is on
+    /// call, storing the step), nothing is recorded: the step stays pending and is
+    /// tried again after a backoff.
     async fn fire(&mut self) -> bool {
         let now = Utc::now();
         if !self.chain.is_due(now) {
@@ -779,23 +838,16 @@ impl ChainState {
                 self.stop().await;
                 return false;
             }
-            Err(error) => {
-                // The store is away: try again shortly rather than page blind.
-                tracing::error!(chain = %self.chain.id, %error, "could not read the alert");
-                self.chain.next_fire_at = Some(now + chrono::TimeDelta::seconds(1));
-                return true;
-            }
+            Err(error) => return self.try_again(now, &format!("reading the alert: {error}")),
         };
         if alert.status != AlertStatus::Triggered {
             self.stop().await;
             return false;
         }
-        let Some(policy) = load_policy(&self.deps, self.chain.policy_id, &alert).await else {
-            tracing::warn!(chain = %self.chain.id, "the chain's policy is gone; the chain ends");
-            self.chain.status = ChainStatus::Exhausted;
-            self.chain.next_fire_at = None;
-            let _ = store.save_chain(&self.chain, &[]).await;
-            return false;
+        let policy = match load_policy(&self.deps, self.chain.policy_id, &alert).await {
+            Ok(Some(policy)) => policy,
+            Ok(None) => return self.end_without_policy(now, &alert).await,
+            Err(why) => return self.try_again(now, &why),
         };
         let mut moved = self.chain.clone();
         // Skip conditions see the alert as it is when the step fires.
@@ -811,14 +863,29 @@ impl ChainState {
                 .and_then(|s| s.skip.as_ref())
                 .is_some_and(|condition| condition.evaluate(&activation).matched)
         });
-        let pages = self.pages_for(&moved, &fired, &policy, now).await;
+        let pages = match self.pages_for(&moved, &fired, &policy, now).await {
+            Ok(pages) => pages,
+            Err(error) => return self.try_again(now, &error),
+        };
         if let Err(error) = store.save_chain(&moved, &pages).await {
-            tracing::error!(chain = %self.chain.id, %error, "could not store the chain; retrying");
-            self.chain.next_fire_at = Some(now + chrono::TimeDelta::seconds(1));
-            return true;
+            return self.try_again(now, &format!("storing the step: {error}"));
         }
+        self.failures = 0;
         self.chain = moved;
         self.deliver_pending(&alert).await;
+        for page in pages.iter().filter(|p| p.outcome == NOBODY_ON_CALL) {
+            self.record(
+                &alert,
+                TimelineKind::DeliveryFailed,
+                format!(
+                    "step {} paged nobody: {} ({})",
+                    page.key.step + 1,
+                    page.key.target,
+                    page.detail
+                ),
+            )
+            .await;
+        }
         if fired.skipped {
             self.record(
                 &alert,
@@ -854,16 +921,54 @@ impl ChainState {
         self.chain.status == ChainStatus::Active
     }
 
+    /// Leaves the step pending and due again after a backoff that grows with each
+    /// failure in a row. The chain stays active: a store fault never ends it.
+    fn try_again(&mut self, now: DateTime<Utc>, why: &dyn std::fmt::Display) -> bool {
+        self.failures = self.failures.saturating_add(1);
+        let delay = Backoff::STORE.delay(self.failures);
+        self.deps
+            .engine
+            .metrics()
+            .store_retry("escalation_step", delay, why);
+        let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
+        self.chain.next_fire_at = Some(now + delay);
+        true
+    }
+
+    /// The chain's policy was deleted: the chain ends, and the alert's timeline says why.
+    async fn end_without_policy(&mut self, now: DateTime<Utc>, alert: &Alert) -> bool {
+        let mut ended = self.chain.clone();
+        ended.status = ChainStatus::Exhausted;
+        ended.next_fire_at = None;
+        if let Err(error) = self.deps.pager.store.save_chain(&ended, &[]).await {
+            return self.try_again(now, &format!("storing the ended chain: {error}"));
+        }
+        self.chain = ended;
+        tracing::warn!(chain = %self.chain.id, "the chain's policy is gone; the chain ends");
+        self.record(
+            alert,
+            TimelineKind::Escalated,
+            format!(
+                "escalation ended: policy {} no longer exists",
+                self.chain.policy_id
+            ),
+        )
+        .await;
+        false
+    }
+
     /// The pages a fired step decides: one per recipient of its targets (and of the
-    /// fallback target when the policy is exhausted), all `pending`.
+    /// fallback target when the policy is exhausted), all `pending`. A schedule or
+    /// team with nobody on call gets a row of its own saying so, so the step's status
+    /// shows it. Fails when who is on call cannot be worked out now.
     async fn pages_for(
         &self,
         moved: &Chain,
         fired: &Fired,
         policy: &Policy,
         now: chrono::DateTime<Utc>,
-    ) -> Vec<StoredPage> {
-        let mut wanted: Vec<(i32, &crate::domain::escalation::Target)> =
+    ) -> Result<Vec<StoredPage>, PagingError> {
+        let mut wanted: Vec<(i32, &Target)> =
             fired.targets.iter().map(|t| (fired.step, t)).collect();
         if let Some(Exhausted::Notify(fallback)) = &fired.exhausted {
             // The fallback page is keyed past the last step, so it never collides.
@@ -874,8 +979,20 @@ impl ChainState {
         }
         let mut pages: Vec<StoredPage> = Vec::new();
         for (step, target) in wanted {
-            for recipient in self.deps.pager.expand(target, now).await {
-                let mut key = moved.page_key(fired, recipient.key());
+            let recipients = self.deps.pager.expand(target, now).await?;
+            let mut rows: Vec<(String, &str, String)> = recipients
+                .iter()
+                .map(|r| (r.key(), PENDING, String::new()))
+                .collect();
+            if rows.is_empty() && !matches!(target, Target::Policy(_)) {
+                rows.push((
+                    target.describe(),
+                    NOBODY_ON_CALL,
+                    "nobody is on call".to_string(),
+                ));
+            }
+            for (recipient, outcome, detail) in rows {
+                let mut key = moved.page_key(fired, recipient);
                 key.step = step;
                 if pages.iter().any(|p| p.key == key) {
                     continue;
@@ -884,13 +1001,13 @@ impl ChainState {
                     id: Uuid::now_v7(),
                     chain_id: moved.id,
                     key,
-                    outcome: "pending".into(),
-                    detail: String::new(),
+                    outcome: outcome.into(),
+                    detail,
                     created_at: now,
                 });
             }
         }
-        pages
+        Ok(pages)
     }
 }
 
@@ -911,6 +1028,7 @@ impl Actor for ChainActor {
             timer: None,
             sla_timer: None,
             sla_at: None,
+            failures: 0,
         };
         // Pages decided before a crash but not delivered go out now, once.
         if let Ok(Some(alert)) = state.deps.pager.store.get_alert(state.chain.alert_id).await

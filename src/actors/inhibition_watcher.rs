@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::router::Router;
+use crate::books::inhibitions::{HOLDER_PREFIX, InhibitionBook, source_holder};
 use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus};
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::Command;
-use crate::inhibitions::{HOLDER_PREFIX, InhibitionBook, source_holder};
 use crate::store::{AlertQuery, Store};
 
 /// Open alerts read per page while looking for targets.

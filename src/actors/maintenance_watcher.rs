@@ -16,11 +16,11 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::router::{Router, window_holder};
+use crate::books::WindowBook;
 use crate::domain::alert::{ACTOR_ROUTING, AlertStatus};
 use crate::domain::lifecycle::Command;
 use crate::domain::maintenance::{MaintenanceAction, MaintenanceWindow};
-use crate::grpc::maintenance::WindowBook;
-use crate::grpc::routing::routed_from_domain;
+use crate::domain::routing::RoutedAlert;
 use crate::store::{AlertQuery, Store};
 
 /// Longest sleep between checks, so a clock step is noticed.
@@ -40,6 +40,7 @@ impl MaintenanceWatcher {
     }
 
     async fn run(self) {
+        let mut changes = self.windows.changes();
         // Windows already active at start have held what they should: routing checked
         // them for every alert while they were active.
         let mut active: BTreeSet<Uuid> = self
@@ -60,7 +61,7 @@ impl MaintenanceWatcher {
                 .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
-                () = self.windows.changed() => {}
+                () = changes.changed() => {}
                 () = tokio::time::sleep(next + Duration::from_millis(5)) => {}
             }
             let now = Utc::now();
@@ -105,7 +106,7 @@ impl MaintenanceWatcher {
             let count = page.items.len();
             let mut held = 0;
             for alert in &page.items {
-                if window.covers(&routed_from_domain(alert), alert.service_id) {
+                if window.covers(&RoutedAlert::of(alert), alert.service_id) {
                     let command = Command::Suppress {
                         by: ACTOR_ROUTING.into(),
                         reason: format!("maintenance window {:?} opened", window.name),

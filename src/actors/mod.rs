@@ -8,7 +8,6 @@
 
 pub mod aggregator;
 pub mod alert;
-pub mod delivery;
 pub mod engine;
 pub mod escalation;
 pub mod flap_dampener;

@@ -25,6 +25,12 @@ use super::aggregator::{AggregatorMsg, GroupKey, Member};
 use super::escalation::EscalationActors;
 use super::flap_dampener::{FlapMsg, PeerSummary};
 use super::inhibition_watcher::hold_targets;
+use crate::books::WindowBook;
+use crate::books::inhibitions::{InhibitionBook, source_holder};
+use crate::books::rules::{CompiledRules, RuleBook};
+use crate::books::service_defaults::ServiceDefaults;
+use crate::definitions::audit::{check_result, evaluation_to_pb};
+use crate::definitions::routing::destination_of;
 use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus, TimelineKind};
 use crate::domain::enrich::{
     BgpKind, FlapVerdict, LABEL_BGP_KIND, LABEL_BGP_PEER, LABEL_ESCALATE, LABEL_FLAPPING,
@@ -36,15 +42,10 @@ use crate::domain::maintenance::{MaintenanceAction, applicable};
 use crate::domain::notify::message::Kind;
 use crate::domain::routing::Explain;
 use crate::domain::severity::Severity;
-use crate::grpc::maintenance::{WindowBook, check_result};
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::routing::{destination_of, evaluation_to_pb};
-use crate::inhibitions::{InhibitionBook, source_holder};
 use crate::notify::notifier::Chosen;
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
 use crate::paging::Pager;
-use crate::rulebook::{CompiledRules, RuleBook};
-use crate::service_defaults::ServiceDefaults;
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{Store, StoredAudit};
 use ractor::ActorRef;
 
@@ -454,7 +455,7 @@ fn audit(
     let log = pb::RoutingAuditLog {
         id: id.to_string(),
         alert_id: alert.id.to_string(),
-        evaluated_at: Some(crate::grpc::convert::timestamp(now)),
+        evaluated_at: Some(crate::pb::timestamp(now)),
         ..log
     };
     StoredAudit {
@@ -765,7 +766,10 @@ async fn page_target(
     context: serde_json::Value,
     empty: String,
 ) -> (String, String) {
-    let recipients = parts.pager.expand(target, Utc::now()).await;
+    let recipients = match parts.pager.expand(target, Utc::now()).await {
+        Ok(recipients) => recipients,
+        Err(error) => return ("failed".into(), format!("who to page is unknown: {error}")),
+    };
     if recipients.is_empty() {
         return ("failed".into(), empty);
     }

@@ -22,16 +22,19 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::definitions::Definitions;
+use crate::definitions::schedule::{compile, reminders};
+use crate::definitions::team::managers;
 use crate::directory::Directory;
+use crate::domain::backoff::Backoff;
 use crate::domain::notify::message::{Kind as MessageKind, Priority};
 use crate::domain::schedule::{Handoff, HandoffStep, PlannedStep, Schedule};
-use crate::grpc::definitions::Definitions;
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::schedules::{compile, reminders, summary};
-use crate::grpc::teams::managers;
+use crate::handoff_summary::summarize;
 use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::WebhookSender;
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{HandoffEvent, Kind, Store, StoredHandoff};
+use crate::telemetry::Metrics;
 
 /// Longest sleep between looks at the clock, so a clock step is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
@@ -46,6 +49,7 @@ pub struct ScheduleDeps {
     /// The people a handoff concerns are told through their verified methods.
     pub notifier: Notifier,
     pub directory: Directory,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The handle the API uses to tell the actors a schedule changed.
@@ -71,7 +75,10 @@ impl ScheduleActors {
     pub fn changed(&self, schedule: Uuid) {
         if self
             .supervisor
-            .cast(SupervisorMsg::Refresh(schedule))
+            .cast(SupervisorMsg::Refresh {
+                schedule,
+                attempt: 0,
+            })
             .is_err()
         {
             tracing::warn!(%schedule, "schedule supervisor stopped; handoffs wait for a restart");
@@ -80,8 +87,9 @@ impl ScheduleActors {
 }
 
 pub enum SupervisorMsg {
-    /// Start, reload or stop the actor of a schedule, as the store now says.
-    Refresh(Uuid),
+    /// Start, reload or stop the actor of a schedule, as the store now says; `attempt`
+    /// counts the tries the store failed before this one.
+    Refresh { schedule: Uuid, attempt: u32 },
 }
 
 pub struct ScheduleSupervisor;
@@ -105,6 +113,32 @@ impl ScheduleSupervisor {
         )
         .await?;
         state.actors.insert(schedule, child);
+        Ok(())
+    }
+
+    /// Starts, reloads or stops the actor of a schedule, as the store now says.
+    async fn refresh(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        schedule: Uuid,
+    ) -> Result<(), ActorProcessingErr> {
+        let exists = state
+            .deps
+            .store
+            .get_definition(Kind::Schedule, schedule)
+            .await?
+            .is_some();
+        match (exists, state.actors.get(&schedule)) {
+            (true, Some(actor)) => {
+                actor.cast(ScheduleMsg::Reload)?;
+            }
+            (true, None) => Self::spawn_child(myself, state, schedule).await?,
+            (false, Some(actor)) => {
+                actor.stop(Some("schedule deleted".into()));
+                state.actors.remove(&schedule);
+            }
+            (false, None) => {}
+        }
         Ok(())
     }
 
@@ -144,23 +178,17 @@ impl Actor for ScheduleSupervisor {
         message: SupervisorMsg,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        let SupervisorMsg::Refresh(schedule) = message;
-        let exists = state
-            .deps
-            .store
-            .get_definition(Kind::Schedule, schedule)
-            .await?
-            .is_some();
-        match (exists, state.actors.get(&schedule)) {
-            (true, Some(actor)) => {
-                actor.cast(ScheduleMsg::Reload)?;
-            }
-            (true, None) => Self::spawn_child(&myself, state, schedule).await?,
-            (false, Some(actor)) => {
-                actor.stop(Some("schedule deleted".into()));
-                state.actors.remove(&schedule);
-            }
-            (false, None) => {}
+        let SupervisorMsg::Refresh { schedule, attempt } = message;
+        if let Err(error) = Self::refresh(&myself, state, schedule).await {
+            // Tried again with a backoff until the store answers: a schedule's actor is
+            // never left down because the database blinked.
+            let attempt = attempt.saturating_add(1);
+            let delay = Backoff::STORE.delay(attempt);
+            state
+                .deps
+                .metrics
+                .store_retry("schedule_refresh", delay, &error);
+            myself.send_after(delay, move || SupervisorMsg::Refresh { schedule, attempt });
         }
         Ok(())
     }
@@ -177,8 +205,10 @@ impl Actor for ScheduleSupervisor {
             tracing::error!(%schedule, %error, "schedule actor failed; restarting it from the store");
             state.actors.remove(&schedule);
             // A short pause, so a schedule that fails at once does not spin.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            myself.cast(SupervisorMsg::Refresh(schedule))?;
+            myself.send_after(Duration::from_millis(200), move || SupervisorMsg::Refresh {
+                schedule,
+                attempt: 0,
+            });
         }
         Ok(())
     }
@@ -216,11 +246,8 @@ async fn load(
     id: Uuid,
 ) -> Result<(pb::Schedule, Schedule), ActorProcessingErr> {
     let schedules: Definitions<pb::Schedule> = Definitions::new(deps.store.clone());
-    let (schedule, _) = schedules
-        .get(id)
-        .await
-        .map_err(|s| s.message().to_string())?;
-    let compiled = compile(&schedule).map_err(|s| s.message().to_string())?;
+    let (schedule, _) = schedules.get(id).await?;
+    let compiled = compile(&schedule)?;
     Ok((schedule, compiled))
 }
 
@@ -455,12 +482,12 @@ impl ScheduleState {
                 let mut body = base;
                 body["type"] = json!("handoff");
                 body["require_ack"] = json!(handoff.require_ack);
-                match summary(&self.deps.store, &self.schedule, &self.compiled, &handoff).await {
+                match summarize(&self.deps.store, &self.schedule, &self.compiled, &handoff).await {
                     Ok(summary) => {
                         body["open_alerts"] = json!(summary
                             .open_alerts
                             .iter()
-                            .map(|a| json!({"id": a.id, "number": a.number, "summary": a.summary, "severity": a.severity, "status": a.status}))
+                            .map(|a| json!({"id": a.id.to_string(), "number": a.number, "summary": a.summary, "severity": a.severity.as_str(), "status": a.status.as_str()}))
                             .collect::<Vec<_>>());
                         body["shift_alerts"] = json!(summary.shift_alerts.len());
                     }

@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use super::escalation::EscalationActors;
+use crate::books::service_defaults::ServiceDefaults;
 use crate::domain::alert::{ACTOR_SYSTEM, Alert};
 use crate::domain::catalog::Service;
 use crate::domain::lifecycle::Command;
-use crate::service_defaults::ServiceDefaults;
 use crate::store::Store;
 
 /// How often the store is asked; the lateness of either action is at most this.

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod backoff;
 pub mod catalog;
 pub mod change;
 pub mod directory;

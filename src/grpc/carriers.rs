@@ -4,59 +4,15 @@
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
-use super::definitions::page_of;
+use super::invalid;
+use super::listing::page_of;
+use super::page;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::carrier_service_server::CarrierService;
-use super::reference::{Reference, Registry, invalid, optional_id};
-use super::{check_optional_url, page};
+use super::reference::{Reference, Registry};
+use crate::definitions::carrier::compile;
 use crate::domain::access::Action;
-use crate::domain::enrich::{Carrier, Relationship, parse_asn};
-
-/// A carrier as enrichment uses it; errors name the field.
-pub fn compile(carrier: &pb::CarrierConfig) -> Result<Carrier, Status> {
-    let id = super::parse_id("carrier.id", &carrier.id)?;
-    if carrier.name.is_empty() {
-        return Err(invalid("carrier.name", "required"));
-    }
-    let asn = parse_asn(&carrier.asn).ok_or_else(|| {
-        invalid(
-            "carrier.asn",
-            format!("not an AS number: {:?}", carrier.asn),
-        )
-    })?;
-    let relationship = match pb::CarrierRelationship::try_from(carrier.relationship) {
-        Ok(pb::CarrierRelationship::Transit) => Relationship::Transit,
-        Ok(pb::CarrierRelationship::Peering) => Relationship::Peering,
-        Ok(pb::CarrierRelationship::Customer) => Relationship::Customer,
-        Ok(pb::CarrierRelationship::Unspecified) => {
-            return Err(invalid("carrier.relationship", "required"));
-        }
-        Err(_) => return Err(invalid("carrier.relationship", "unknown relationship")),
-    };
-    if !carrier.noc_email.is_empty() && !looks_like_email(&carrier.noc_email) {
-        return Err(invalid("carrier.noc_email", "not an email address"));
-    }
-    check_optional_url("carrier.noc_portal", &carrier.noc_portal)?;
-    Ok(Carrier {
-        id,
-        name: carrier.name.clone(),
-        asn,
-        relationship,
-        noc_email: carrier.noc_email.clone(),
-        noc_phone: carrier.noc_phone.clone(),
-        noc_portal: carrier.noc_portal.clone(),
-        team: optional_id("carrier.team_id", &carrier.team_id)?,
-        auto_ticket: carrier.auto_ticket,
-        ticket_provider: carrier.ticket_provider.clone(),
-    })
-}
-
-fn looks_like_email(address: &str) -> bool {
-    address
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !address.chars().any(char::is_whitespace)
-}
+use crate::domain::enrich::parse_asn;
 
 impl Reference for pb::CarrierConfig {
     const FIELD: &'static str = "carrier";

@@ -4,12 +4,12 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::Definitions;
 use super::pb::alerting::routing::v1 as routing;
 use super::pb::alerting::v1 as pb;
 use super::pb::alerting::v1::catalog_service_server::CatalogService;
 use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::auth::{INTEGRATION_KEY_PREFIX, hash_secret, new_secret};
+use crate::definitions::Definitions;
 use crate::domain::access::Action;
 use crate::domain::catalog::{IntegrationKey, Service};
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::pb::directory::v1 as dir;
 use super::{Context, convert, parse_id, store_status};
 use crate::auth::hash_secret;
+use crate::definitions::contact_method::kind_from_pb;
 use crate::domain::access::{Action, Principal, Role};
 use crate::domain::directory::{ContactKind, ContactMethod};
 use crate::domain::notify::message::{Kind, Priority};
@@ -27,19 +28,6 @@ pub struct ContactMethodApi {
     pub ctx: Context,
     pub webhooks: WebhookSender,
     pub notifier: Notifier,
-}
-
-pub fn kind_from_pb(value: i32) -> Result<ContactKind, Status> {
-    match dir::ContactMethodType::try_from(value) {
-        Ok(dir::ContactMethodType::Email) => Ok(ContactKind::Email),
-        Ok(dir::ContactMethodType::Sms) => Ok(ContactKind::Sms),
-        Ok(dir::ContactMethodType::Voice) => Ok(ContactKind::Voice),
-        Ok(dir::ContactMethodType::Slack) => Ok(ContactKind::Slack),
-        Ok(dir::ContactMethodType::Webhook) => Ok(ContactKind::Webhook),
-        Ok(dir::ContactMethodType::Teams) => Ok(ContactKind::Teams),
-        Ok(dir::ContactMethodType::Push) => Ok(ContactKind::Push),
-        _ => Err(Status::invalid_argument("method.type: required")),
-    }
 }
 
 fn to_pb(method: &ContactMethod) -> dir::ContactMethod {

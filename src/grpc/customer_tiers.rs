@@ -2,86 +2,18 @@
 //! escalation multiplier, dedicated team and customers, and the resolver enrichment uses.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
-use super::definitions::page_of;
+use super::invalid;
+use super::listing::page_of;
 use super::page;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::customer_tier_service_server::CustomerTierService;
-use super::reference::{Reference, Registry, invalid, optional_id};
+use super::reference::{Reference, Registry};
+use crate::definitions::customer_tier::compile;
 use crate::domain::access::Action;
-use crate::domain::enrich::CustomerTier;
-use crate::domain::severity::Severity;
-
-/// The most a multiplier may slow escalation down by.
-const MAX_MULTIPLIER: f64 = 100.0;
-
-/// A tier as enrichment and escalation use it; errors name the field.
-pub fn compile(tier: &pb::CustomerTier) -> Result<CustomerTier, Status> {
-    let id = super::parse_id("tier.id", &tier.id)?;
-    if tier.name.is_empty() {
-        return Err(invalid("tier.name", "required"));
-    }
-    let level = u32::try_from(tier.level)
-        .ok()
-        .filter(|l| *l >= 1)
-        .ok_or_else(|| invalid("tier.level", "1 or more (1 is the most important)"))?;
-    let mut response = BTreeMap::new();
-    for (severity, field, given) in [
-        (
-            Severity::Critical,
-            "critical_response",
-            &tier.critical_response,
-        ),
-        (Severity::High, "high_response", &tier.high_response),
-        (Severity::Medium, "medium_response", &tier.medium_response),
-        (Severity::Low, "low_response", &tier.low_response),
-        (Severity::Info, "info_response", &tier.info_response),
-    ] {
-        let Some(given) = given else { continue };
-        let time = u64::try_from(given.seconds)
-            .ok()
-            .zip(u32::try_from(given.nanos).ok())
-            .map(|(s, n)| Duration::new(s, n))
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| invalid(format!("tier.{field}"), "must be positive"))?;
-        response.insert(severity, time);
-    }
-    let multiplier = tier.escalation_multiplier;
-    if !multiplier.is_finite() || multiplier <= 0.0 || multiplier > MAX_MULTIPLIER {
-        return Err(invalid(
-            "tier.escalation_multiplier",
-            format!("more than 0 and at most {MAX_MULTIPLIER}"),
-        ));
-    }
-    for (i, customer) in tier.customers.iter().enumerate() {
-        if customer.trim().is_empty() {
-            return Err(invalid(format!("tier.customers[{i}]"), "empty"));
-        }
-        if tier.customers[..i]
-            .iter()
-            .any(|c| c.trim().eq_ignore_ascii_case(customer.trim()))
-        {
-            return Err(invalid(format!("tier.customers[{i}]"), "listed twice"));
-        }
-    }
-    Ok(CustomerTier {
-        id,
-        name: tier.name.clone(),
-        level,
-        response,
-        escalation_multiplier: multiplier,
-        dedicated_team: optional_id("tier.dedicated_team_id", &tier.dedicated_team_id)?,
-        customers: tier
-            .customers
-            .iter()
-            .map(|c| c.trim().to_string())
-            .collect(),
-    })
-}
 
 impl Reference for pb::CustomerTier {
     const FIELD: &'static str = "tier";
@@ -97,7 +29,7 @@ impl Reference for pb::CustomerTier {
         if self.escalation_multiplier == 0.0 {
             self.escalation_multiplier = 1.0;
         }
-        compile(self).map(drop)
+        compile(self).map(drop).map_err(Status::from)
     }
 
     fn key(&self) -> String {

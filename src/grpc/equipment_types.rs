@@ -6,39 +6,13 @@ use std::collections::BTreeMap;
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
-use super::definitions::page_of;
+use super::listing::page_of;
 use super::page;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::equipment_type_service_server::EquipmentTypeService;
-use super::reference::{Reference, Registry, compile_patterns, invalid, optional_id};
+use super::reference::{Reference, Registry};
+use crate::definitions::equipment_type::compile;
 use crate::domain::access::Action;
-use crate::domain::enrich::EquipmentType;
-
-/// A type as enrichment uses it; errors name the field.
-pub fn compile(kind: &pb::EquipmentType) -> Result<EquipmentType, Status> {
-    let id = super::parse_id("equipment_type.id", &kind.id)?;
-    if kind.name.is_empty() {
-        return Err(invalid("equipment_type.name", "required"));
-    }
-    let severity_boost = u8::try_from(kind.severity_boost)
-        .ok()
-        .filter(|b| *b <= 4)
-        .ok_or_else(|| invalid("equipment_type.severity_boost", "0 to 4 levels"))?;
-    Ok(EquipmentType {
-        id,
-        name: kind.name.clone(),
-        category: kind.category.clone(),
-        severity_boost,
-        escalation_policy: optional_id(
-            "equipment_type.escalation_policy_id",
-            &kind.escalation_policy_id,
-        )?,
-        hostname_patterns: compile_patterns(
-            "equipment_type.hostname_patterns",
-            &kind.hostname_patterns,
-        )?,
-    })
-}
 
 impl Reference for pb::EquipmentType {
     const FIELD: &'static str = "equipment_type";
@@ -50,7 +24,7 @@ impl Reference for pb::EquipmentType {
 
     fn normalise(&mut self) -> Result<(), Status> {
         self.name = self.name.trim().to_string();
-        compile(self).map(drop)
+        compile(self).map(drop).map_err(Status::from)
     }
 
     fn key(&self) -> String {

@@ -8,31 +8,17 @@ use chrono::{TimeDelta, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::{Definition, Definitions, page_of};
+use super::listing::page_of;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::escalation_service_server::EscalationService;
-use super::{Context, check_optional_url, convert, page, parse_id, store_status};
+use super::{Context, check_optional_url, convert, invalid, page, parse_id, store_status};
 use crate::actors::escalation::EscalationActors;
+use crate::definitions::Definitions;
 use crate::domain::access::Action;
 use crate::domain::escalation::{Chain, Exhausted, Policy, Step, Target, find_cycle};
 use crate::domain::routing::{CelCondition, CelEnv};
 use crate::domain::severity::Severity;
-use crate::store::{Kind, StoredPage};
-
-impl Definition for pb::EscalationPolicy {
-    const KIND: Kind = Kind::EscalationPolicy;
-    const NOUN: &'static str = "escalation policy";
-    fn set_id(&mut self, id: Uuid) {
-        self.id = id.to_string();
-    }
-    fn stored_name(&self) -> &str {
-        &self.name
-    }
-}
-
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
+use crate::store::StoredPage;
 
 fn target(t: &pb::EscalationTarget, at: &str) -> Result<Target, Status> {
     use pb::EscalationTargetType as T;

@@ -8,56 +8,11 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::pb::alerting::routing::v1 as pb;
-use super::{Context, author, convert, parse_id, store_status};
+use super::{Context, author, convert, invalid, parse_id, store_status};
+use crate::books::inhibitions::InhibitionBook;
+use crate::definitions::inhibition::{compile, decode};
 use crate::domain::access::Action;
-use crate::domain::inhibition::InhibitionRule;
-use crate::domain::matcher::Matcher;
-use crate::inhibitions::InhibitionBook;
 use crate::store::{Kind, StoredDefinition};
-
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
-
-/// Checks a rule as written and compiles it; errors name the field under `rule`.
-pub fn compile(rule: &pb::InhibitionRule, id: Uuid) -> Result<InhibitionRule, Status> {
-    if rule.name.trim().is_empty() {
-        return Err(invalid("rule.name", "required"));
-    }
-    let matchers = |field: &str, texts: &[String]| {
-        if texts.is_empty() {
-            return Err(invalid(
-                format!("rule.{field}"),
-                "give at least one matcher",
-            ));
-        }
-        texts
-            .iter()
-            .enumerate()
-            .map(|(i, m)| Matcher::parse(m).map_err(|e| invalid(format!("rule.{field}[{i}]"), e)))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let source = matchers("source_matchers", &rule.source_matchers)?;
-    let target = matchers("target_matchers", &rule.target_matchers)?;
-    if let Some(i) = rule.equal.iter().position(|l| l.trim().is_empty()) {
-        return Err(invalid(format!("rule.equal[{i}]"), "empty label name"));
-    }
-    Ok(InhibitionRule {
-        id,
-        name: rule.name.clone(),
-        source,
-        target,
-        equal: rule.equal.clone(),
-    })
-}
-
-fn decode(stored: &StoredDefinition) -> Result<pb::InhibitionRule, Status> {
-    let mut rule = pb::InhibitionRule::decode(stored.body.as_slice()).map_err(|e| {
-        Status::data_loss(format!("inhibition rule {} is unreadable: {e}", stored.id))
-    })?;
-    rule.id = stored.id.to_string();
-    Ok(rule)
-}
 
 /// The inhibition RPCs; `RoutingApi` hands them here.
 pub struct InhibitionApi {

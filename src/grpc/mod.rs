@@ -7,10 +7,10 @@ mod catalog;
 pub mod contact_methods;
 pub mod convert;
 pub mod customer_tiers;
-pub mod definitions;
 pub mod equipment_types;
 pub mod escalation;
 pub mod inhibition;
+mod listing;
 pub mod maintenance;
 pub mod notifications;
 pub mod reference;
@@ -29,37 +29,12 @@ use tonic::{Request, Status};
 
 use crate::actors::{Engine, EngineError};
 use crate::auth::{AuthError, Authenticator};
+use crate::definitions::{Invalid, LoadError};
 use crate::domain::access::{self, Action, Principal};
 use crate::domain::incoming::{AlertLimits, AlertProblem};
 use crate::flood_guard::FloodGuard;
+use crate::pb;
 use crate::store::{Store, StoreError};
-
-/// Generated protobuf types and services.
-pub mod pb {
-    pub mod alerting {
-        pub mod v1 {
-            tonic::include_proto!("alerting.v1");
-        }
-        pub mod routing {
-            pub mod v1 {
-                tonic::include_proto!("alerting.routing.v1");
-            }
-        }
-    }
-    pub mod notification {
-        pub mod v1 {
-            tonic::include_proto!("notification.v1");
-        }
-    }
-    pub mod directory {
-        pub mod v1 {
-            tonic::include_proto!("directory.v1");
-        }
-    }
-    /// Every service's descriptors, for server reflection.
-    pub const DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/oncall_descriptor.bin"));
-}
 
 pub use alerts::AlertApi;
 pub use carriers::CarrierApi;
@@ -67,7 +42,7 @@ pub use catalog::CatalogApi;
 pub use customer_tiers::CustomerTierApi;
 pub use equipment_types::EquipmentTypeApi;
 pub use escalation::EscalationApi;
-pub use maintenance::{MaintenanceApi, WindowBook};
+pub use maintenance::MaintenanceApi;
 pub use notifications::NotificationApi;
 pub use routing::RoutingApi;
 pub use schedules::ScheduleApi;
@@ -156,6 +131,30 @@ pub fn engine_status(error: EngineError) -> Status {
             Status::unavailable(error.to_string())
         }
     }
+}
+
+/// A definition as written is wrong: INVALID_ARGUMENT naming the fields at fault. The
+/// one place field problems become a status.
+impl From<Invalid> for Status {
+    fn from(invalid: Invalid) -> Status {
+        Status::invalid_argument(invalid.to_string())
+    }
+}
+
+impl From<LoadError> for Status {
+    fn from(error: LoadError) -> Status {
+        match error {
+            LoadError::NotFound { .. } => Status::not_found(error.to_string()),
+            LoadError::Unreadable { .. } => Status::data_loss(error.to_string()),
+            LoadError::Invalid(invalid) => invalid.into(),
+            LoadError::Store(error) => store_status(error),
+        }
+    }
+}
+
+/// One field at fault: INVALID_ARGUMENT naming it.
+pub fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {reason}"))
 }
 
 pub fn problem_status(problem: AlertProblem) -> Status {

@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::pb::notification::v1 as pb;
 use super::pb::notification::v1::notification_service_server::NotificationService;
-use super::templates::{channel_from_pb, channel_to_pb, kind_of_context, load, struct_to_json};
-use super::{Context, convert, next_token, page, parse_id, store_status};
+use super::templates::{channel_to_pb, kind_of_context, struct_to_json};
+use super::{Context, convert, invalid, next_token, page, parse_id, store_status};
+use crate::definitions::template::{channel_from_pb, load};
 use crate::directory::Directory;
 use crate::domain::access::Action;
 use crate::domain::notify::channel::Channel;
@@ -34,10 +35,6 @@ impl NotificationApi {
             directory,
         }
     }
-}
-
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
 }
 
 fn state_to_pb(state: &str) -> pb::DeliveryState {

@@ -8,10 +8,10 @@ use prost_types::Timestamp;
 use tonic::Status;
 use uuid::Uuid;
 
-use super::definitions::{Definition, Definitions};
 use super::pb::alerting::routing::v1 as pb;
-use super::{Context, convert, parse_id};
-use crate::enrichment::EnrichmentBook;
+use super::{Context, convert, invalid, parse_id};
+use crate::books::enrichment::EnrichmentBook;
+use crate::definitions::{Definition, Definitions};
 
 /// A reference entity in its wire form.
 pub trait Reference: Definition + Clone + Send + Sync + 'static {
@@ -40,51 +40,6 @@ pub trait Reference: Definition + Clone + Send + Sync + 'static {
         None
     }
     fn stamp(&mut self, created: Timestamp, updated: Timestamp);
-}
-
-impl Definition for pb::Site {
-    const KIND: crate::store::Kind = crate::store::Kind::Site;
-    const NOUN: &'static str = "site";
-    fn set_id(&mut self, id: Uuid) {
-        self.id = id.to_string();
-    }
-    /// Sites are stored under their code.
-    fn stored_name(&self) -> &str {
-        &self.code
-    }
-}
-
-impl Definition for pb::CustomerTier {
-    const KIND: crate::store::Kind = crate::store::Kind::CustomerTier;
-    const NOUN: &'static str = "customer tier";
-    fn set_id(&mut self, id: Uuid) {
-        self.id = id.to_string();
-    }
-    fn stored_name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Definition for pb::EquipmentType {
-    const KIND: crate::store::Kind = crate::store::Kind::EquipmentType;
-    const NOUN: &'static str = "equipment type";
-    fn set_id(&mut self, id: Uuid) {
-        self.id = id.to_string();
-    }
-    fn stored_name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Definition for pb::CarrierConfig {
-    const KIND: crate::store::Kind = crate::store::Kind::Carrier;
-    const NOUN: &'static str = "carrier";
-    fn set_id(&mut self, id: Uuid) {
-        self.id = id.to_string();
-    }
-    fn stored_name(&self) -> &str {
-        &self.name
-    }
 }
 
 /// One kind of reference entity: its CRUD, shared by the four services.
@@ -161,7 +116,7 @@ impl<M: Reference> Registry<M> {
     }
 
     pub async fn list(&self) -> Result<Vec<M>, Status> {
-        self.entities.list().await
+        Ok(self.entities.list().await?)
     }
 
     async fn check(&self, entity: &mut M) -> Result<(), Status> {
@@ -207,10 +162,6 @@ impl<M: Reference> Registry<M> {
 /// it later gives.
 fn stored_now() -> chrono::DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-pub fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
 }
 
 /// Compiles hostname patterns, each bounded in size so a pathological expression

@@ -14,23 +14,22 @@ use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::routing_service_server::RoutingService;
 use super::pb::alerting::v1 as alerting;
 use super::routing_defaults::DefaultsApi;
-use super::{Context, author, convert, next_token, page, parse_id, store_status};
+use super::{Context, author, convert, invalid, next_token, page, parse_id, store_status};
+use crate::books::WindowBook;
+use crate::books::inhibitions::InhibitionBook;
+use crate::books::rules::RuleBook;
+use crate::definitions::audit::{check_result, evaluation_to_pb};
+use crate::definitions::routing::{compile, decode};
 use crate::domain::access::Action;
 use crate::domain::enrich::{Enrichment, ReferenceData};
-use crate::domain::notify::channel::Channel;
-use crate::domain::routing::{
-    CelCondition, CelEnv, Condition, ConditionResult, ConditionSpec, Explain, Field, Operator,
-    RoutedAlert, Rule, RuleCondition, RuleEvaluation, TimeCondition,
-};
+use crate::domain::routing::{Explain, RoutedAlert};
 use crate::domain::severity::Severity;
-use crate::inhibitions::InhibitionBook;
-use crate::rulebook::RuleBook;
 use crate::store::StoredRule;
 
 pub struct RoutingApi {
     ctx: Context,
     rules: RuleBook,
-    windows: super::WindowBook,
+    windows: WindowBook,
     inhibition: InhibitionApi,
     defaults: DefaultsApi,
 }
@@ -39,7 +38,7 @@ impl RoutingApi {
     pub fn new(
         ctx: Context,
         rules: RuleBook,
-        windows: super::WindowBook,
+        windows: WindowBook,
         inhibitions: InhibitionBook,
     ) -> RoutingApi {
         RoutingApi {
@@ -71,263 +70,6 @@ impl RoutingApi {
     }
 }
 
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
-
-/// Checks a rule as written and compiles it; every error names the field at fault
-/// under `prefix` (`rule`).
-pub fn compile(
-    rule: &pb::RoutingRule,
-    id: Uuid,
-    env: &CelEnv,
-    prefix: &str,
-) -> Result<Rule<pb::RoutingAction>, Status> {
-    if rule.name.trim().is_empty() {
-        return Err(invalid(format!("{prefix}.name"), "required"));
-    }
-    let mut conditions = Vec::with_capacity(rule.conditions.len());
-    for (i, condition) in rule.conditions.iter().enumerate() {
-        conditions.push(compile_condition(
-            condition,
-            env,
-            &format!("{prefix}.conditions[{i}]"),
-        )?);
-    }
-    let time = match &rule.time_condition {
-        None => None,
-        Some(t) => {
-            let windows = window_parts(&t.windows);
-            Some(
-                TimeCondition::parse(&t.timezone, &windows, t.invert).map_err(|e| {
-                    invalid(format!("{prefix}.time_condition.{}", e.field), e.reason)
-                })?,
-            )
-        }
-    };
-    if rule.actions.is_empty() {
-        return Err(invalid(
-            format!("{prefix}.actions"),
-            "a rule needs at least one action",
-        ));
-    }
-    for (i, action) in rule.actions.iter().enumerate() {
-        check_action(action, &format!("{prefix}.actions[{i}]"))?;
-    }
-    Ok(Rule {
-        id,
-        name: rule.name.clone(),
-        priority: rule.priority,
-        enabled: rule.enabled,
-        terminal: rule.terminal,
-        conditions,
-        time,
-        actions: rule.actions.clone(),
-    })
-}
-
-fn compile_condition(
-    condition: &pb::RoutingCondition,
-    env: &CelEnv,
-    at: &str,
-) -> Result<RuleCondition, Status> {
-    use pb::ConditionType as T;
-    let kind = pb::ConditionType::try_from(condition.r#type)
-        .map_err(|_| invalid(format!("{at}.type"), "unknown condition type"))?;
-    let field = match kind {
-        T::Unspecified => return Err(invalid(format!("{at}.type"), "required")),
-        T::Cel => {
-            return CelCondition::compile(&condition.cel_expression, env)
-                .map(RuleCondition::Cel)
-                .map_err(|e| invalid(format!("{at}.cel_expression"), e));
-        }
-        T::Label => Field::Label(condition.field.clone()),
-        T::Annotation => Field::Annotation(condition.field.clone()),
-        T::Severity => Field::Severity,
-        T::Source => Field::Source,
-        T::Service => Field::Service,
-        T::Site => Field::Site,
-        T::Pop => Field::Pop,
-        T::CustomerTier => Field::CustomerTier,
-        T::EquipmentType => Field::EquipmentType,
-        T::Carrier => Field::Carrier,
-    };
-    use pb::ConditionOperator as O;
-    let operator = match pb::ConditionOperator::try_from(condition.operator) {
-        Ok(O::Equals) => Operator::Equals,
-        Ok(O::NotEquals) => Operator::NotEquals,
-        Ok(O::Contains) => Operator::Contains,
-        Ok(O::NotContains) => Operator::NotContains,
-        Ok(O::StartsWith) => Operator::StartsWith,
-        Ok(O::EndsWith) => Operator::EndsWith,
-        Ok(O::Regex) => Operator::Regex,
-        Ok(O::In) => Operator::In,
-        Ok(O::NotIn) => Operator::NotIn,
-        Ok(O::Exists) => Operator::Exists,
-        Ok(O::NotExists) => Operator::NotExists,
-        Ok(O::GreaterThan) => Operator::GreaterThan,
-        Ok(O::LessThan) => Operator::LessThan,
-        Ok(O::Unspecified) | Err(_) => {
-            return Err(invalid(format!("{at}.operator"), "required"));
-        }
-    };
-    let value = if operator == Operator::Regex && !condition.regex_pattern.is_empty() {
-        condition.regex_pattern.clone()
-    } else if condition.string_value.is_empty() && condition.number_value != 0.0 {
-        condition.number_value.to_string()
-    } else {
-        condition.string_value.clone()
-    };
-    let spec = ConditionSpec {
-        value,
-        values: condition
-            .string_list
-            .as_ref()
-            .map(|l| l.values.clone())
-            .unwrap_or_default(),
-    };
-    Condition::compile(field, operator, spec)
-        .map(RuleCondition::Match)
-        .map_err(|e| invalid(format!("{at}.{}", e.field), e.reason))
-}
-
-pub(super) fn check_action(action: &pb::RoutingAction, at: &str) -> Result<(), Status> {
-    use pb::ActionType as A;
-    let id = |field: &str, value: &str| parse_id(&format!("{at}.{field}"), value).map(|_| ());
-    let missing = |part: &str| invalid(format!("{at}.{part}"), "required for this action type");
-    match pb::ActionType::try_from(action.r#type) {
-        Ok(A::NotifyWebhook) => {
-            let url = &action
-                .notify_webhook
-                .as_ref()
-                .ok_or_else(|| missing("notify_webhook"))?
-                .webhook_url;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(
-                    format!("{at}.notify_webhook.webhook_url"),
-                    "an http:// or https:// URL is required",
-                ));
-            }
-        }
-        Ok(A::NotifyChannel) => {
-            let notify = action
-                .notify_channel
-                .as_ref()
-                .ok_or_else(|| missing("notify_channel"))?;
-            let target = notify
-                .target
-                .as_ref()
-                .ok_or_else(|| missing("notify_channel.target"))?;
-            destination_of(target).map_err(|(field, why)| {
-                invalid(format!("{at}.notify_channel.target.{field}"), why)
-            })?;
-            if !notify.template_id.is_empty() {
-                id("notify_channel.template_id", &notify.template_id)?;
-            }
-        }
-        Ok(A::Suppress) => {
-            if let Some(duration) = action.suppress.as_ref().and_then(|s| s.duration)
-                && (duration.seconds < 0 || duration.nanos < 0)
-            {
-                return Err(invalid(
-                    format!("{at}.suppress.duration"),
-                    "must not be negative",
-                ));
-            }
-        }
-        Ok(A::SetLabel) => {
-            let key = &action
-                .set_label
-                .as_ref()
-                .ok_or_else(|| missing("set_label"))?
-                .key;
-            if key.is_empty() {
-                return Err(invalid(format!("{at}.set_label.key"), "required"));
-            }
-        }
-        Ok(A::Aggregate) => {
-            let aggregate = action
-                .aggregate
-                .as_ref()
-                .ok_or_else(|| missing("aggregate"))?;
-            let positive = aggregate
-                .window
-                .as_ref()
-                .is_some_and(|w| w.seconds > 0 || (w.seconds == 0 && w.nanos > 0));
-            if !positive {
-                return Err(invalid(
-                    format!("{at}.aggregate.window"),
-                    "must be positive",
-                ));
-            }
-            if aggregate.max_alerts < 0 {
-                return Err(invalid(
-                    format!("{at}.aggregate.max_alerts"),
-                    "must not be negative",
-                ));
-            }
-            let target = aggregate
-                .target
-                .as_ref()
-                .ok_or_else(|| missing("aggregate.target"))?;
-            destination_of(target)
-                .map_err(|(field, why)| invalid(format!("{at}.aggregate.target.{field}"), why))?;
-        }
-        Ok(A::Escalate) => id(
-            "escalate.escalation_policy_id",
-            &action
-                .escalate
-                .as_ref()
-                .ok_or_else(|| missing("escalate"))?
-                .escalation_policy_id,
-        )?,
-        Ok(A::NotifyOncall) => id(
-            "notify_oncall.schedule_id",
-            &action
-                .notify_oncall
-                .as_ref()
-                .ok_or_else(|| missing("notify_oncall"))?
-                .schedule_id,
-        )?,
-        Ok(A::NotifyTeam) => id(
-            "notify_team.team_id",
-            &action
-                .notify_team
-                .as_ref()
-                .ok_or_else(|| missing("notify_team"))?
-                .team_id,
-        )?,
-        Ok(A::NotifyUser) => id(
-            "notify_user.user_id",
-            &action
-                .notify_user
-                .as_ref()
-                .ok_or_else(|| missing("notify_user"))?
-                .user_id,
-        )?,
-        Ok(A::CreateTicket) => {}
-        Ok(A::Unspecified) | Err(_) => return Err(invalid(format!("{at}.type"), "required")),
-    }
-    Ok(())
-}
-
-/// A stored rule, decoded and compiled (for the rule book).
-pub fn decode_and_compile(
-    stored: &StoredRule,
-    env: &CelEnv,
-) -> Result<Rule<pb::RoutingAction>, String> {
-    let rule = pb::RoutingRule::decode(stored.body.as_slice()).map_err(|e| e.to_string())?;
-    compile(&rule, stored.id, env, "rule").map_err(|e| e.message().to_string())
-}
-
-fn decode(stored: &StoredRule) -> Result<pb::RoutingRule, Status> {
-    let mut rule = pb::RoutingRule::decode(stored.body.as_slice())
-        .map_err(|e| Status::data_loss(format!("routing rule {} is unreadable: {e}", stored.id)))?;
-    rule.id = stored.id.to_string();
-    rule.priority = stored.priority;
-    Ok(rule)
-}
-
 fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -> StoredRule {
     StoredRule {
         id,
@@ -339,24 +81,6 @@ fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -
         created_at: created,
         updated_at: Utc::now(),
     }
-}
-
-/// Time windows as `TimeCondition::parse` takes them: (days, start, end). A day out of
-/// range stays out of range, so parsing names it.
-pub fn window_parts(windows: &[pb::TimeWindow]) -> Vec<(Vec<u8>, String, String)> {
-    windows
-        .iter()
-        .map(|w| {
-            (
-                w.days_of_week
-                    .iter()
-                    .map(|d| u8::try_from(*d).unwrap_or(u8::MAX))
-                    .collect(),
-                w.start_time.clone(),
-                w.end_time.clone(),
-            )
-        })
-        .collect()
 }
 
 /// An alert as routing sees it, from its wire form. A sample (no id) is enriched as a new
@@ -394,52 +118,6 @@ pub fn routed(alert: &alerting::Alert, reference: &ReferenceData) -> Result<Rout
         labels,
         annotations,
     })
-}
-
-/// A stored alert as routing sees it.
-pub fn routed_from_domain(alert: &crate::domain::alert::Alert) -> RoutedAlert {
-    RoutedAlert {
-        summary: alert.summary.clone(),
-        severity: alert.severity,
-        source: alert.source.clone(),
-        service_id: alert.service_id.to_string(),
-        status: alert.status.as_str().to_string(),
-        labels: alert.labels.clone(),
-        annotations: alert.annotations.clone(),
-        reference: Default::default(),
-    }
-}
-
-fn condition_to_pb(index: usize, result: &ConditionResult) -> pb::ConditionResult {
-    pb::ConditionResult {
-        index: index as i32,
-        field: result.field.clone(),
-        operator: result.operator.to_string(),
-        expected: result.expected.clone(),
-        actual: result.actual.clone().unwrap_or_default(),
-        matched: result.matched,
-        error: result.error.clone().unwrap_or_default(),
-    }
-}
-
-pub fn evaluation_to_pb(evaluation: &RuleEvaluation) -> pb::RuleEvaluation {
-    pb::RuleEvaluation {
-        rule_id: evaluation.rule_id.to_string(),
-        rule_name: evaluation.rule_name.clone(),
-        evaluated: evaluation.evaluated,
-        matched: evaluation.matched,
-        skipped_because: evaluation.skipped_because.unwrap_or_default().to_string(),
-        time_result: evaluation.time.as_ref().map(|t| pb::TimeConditionResult {
-            matched: t.matched,
-            reason: t.reason.clone(),
-        }),
-        condition_results: evaluation
-            .conditions
-            .iter()
-            .enumerate()
-            .map(|(i, c)| condition_to_pb(i, c))
-            .collect(),
-    }
 }
 
 #[tonic::async_trait]
@@ -795,7 +473,7 @@ impl RoutingService for RoutingApi {
                 .collect(),
             used_default_actions: decision.used_defaults,
             warnings,
-            maintenance_result: Some(super::maintenance::check_result(held)),
+            maintenance_result: Some(check_result(held)),
             inhibition: inhibitor.map(|i| i.to_pb()),
         }))
     }
@@ -834,46 +512,4 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::DefaultRouting>, Status> {
         self.defaults.update(request).await
     }
-}
-
-/// Where a channel target sends: its channel and address (a Slack channel id, a URL,
-/// an email address or number). Errors name the target's field at fault.
-pub fn destination_of(
-    target: &pb::ChannelTarget,
-) -> Result<(Channel, String), (&'static str, String)> {
-    let channel = match pb::ChannelType::try_from(target.channel) {
-        Ok(pb::ChannelType::Webhook) => Channel::Webhook,
-        Ok(pb::ChannelType::Slack) => Channel::Slack,
-        Ok(pb::ChannelType::Teams) => Channel::Teams,
-        Ok(pb::ChannelType::Email) => Channel::Email,
-        Ok(pb::ChannelType::Sms) => Channel::Sms,
-        Ok(pb::ChannelType::Voice) => Channel::Voice,
-        _ => return Err(("channel", "required".into())),
-    };
-    let (field, address) = match channel {
-        Channel::Slack => (
-            "slack.channel_id",
-            target
-                .slack
-                .as_ref()
-                .map(|s| s.channel_id.clone())
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| target.address.clone()),
-        ),
-        Channel::Webhook => (
-            "webhook.url",
-            target
-                .webhook
-                .as_ref()
-                .map(|w| w.url.clone())
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| target.address.clone()),
-        ),
-        _ => ("address", target.address.clone()),
-    };
-    let address = address.trim().to_string();
-    channel
-        .check_address(&address)
-        .map_err(|why| (field, why))?;
-    Ok((channel, address))
 }

@@ -7,36 +7,10 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::pb::alerting::routing::v1 as pb;
-use super::routing::check_action;
 use super::{Context, author, convert, store_status};
+use crate::books::rules::RuleBook;
+use crate::definitions::routing_defaults::{DOCUMENT, compile, decode};
 use crate::domain::access::Action;
-use crate::domain::routing::Defaults;
-use crate::domain::severity::Severity;
-use crate::rulebook::RuleBook;
-
-/// The settings document the defaults are stored as.
-pub const DOCUMENT: &str = "routing_defaults";
-
-/// Checks defaults as written and compiles them; errors name the field under `defaults`.
-pub fn compile(defaults: &pb::DefaultRouting) -> Result<Defaults<pb::RoutingAction>, Status> {
-    for (i, action) in defaults.actions.iter().enumerate() {
-        check_action(action, &format!("defaults.actions[{i}]"))?;
-    }
-    let minimum_severity =
-        convert::severity_from_pb("defaults.minimum_severity", defaults.minimum_severity)?
-            .unwrap_or(Severity::Info);
-    Ok(Defaults {
-        actions: defaults.actions.clone(),
-        minimum_severity,
-    })
-}
-
-/// The saved defaults, or none (nothing runs when no rule matches).
-pub fn decode(body: Option<&[u8]>) -> Result<pb::DefaultRouting, String> {
-    body.map_or(Ok(pb::DefaultRouting::default()), |b| {
-        pb::DefaultRouting::decode(b).map_err(|e| format!("routing defaults are unreadable: {e}"))
-    })
-}
 
 /// The default-routing RPCs; `RoutingApi` hands them here.
 pub struct DefaultsApi {

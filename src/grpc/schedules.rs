@@ -9,183 +9,23 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::{Definitions, page_of};
+use super::listing::page_of;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::schedule_service_server::ScheduleService;
-use super::{Context, author, check_optional_url, convert, page, parse_id, store_status};
+use super::{Context, author, convert, invalid, page, parse_id, store_status};
 use crate::actors::schedule::ScheduleActors;
+use crate::definitions::Definitions;
+use crate::definitions::schedule::{compile, override_input};
 use crate::domain::access::{Action, Principal, Role};
-use crate::domain::alert::{Alert, AlertStatus};
+use crate::domain::alert::Alert;
 use crate::domain::schedule::{
-    Handoff, OverrideInput, RangeError, Reminders, RestrictionInput, RotationInput, Schedule,
-    Shift, ShiftSource, validate_override, validate_schedule,
+    Handoff, RangeError, Schedule, Shift, ShiftSource, validate_override,
 };
-use crate::store::{AlertQuery, HandoffEvent, Store, StoreError, StoredHandoff};
+use crate::handoff_summary::{HandoffSummary, summarize};
+use crate::store::{HandoffEvent, Store, StoreError, StoredHandoff};
 
 /// Default span of ListUpcomingShifts.
 const DEFAULT_SPAN: TimeDelta = TimeDelta::days(14);
-/// Alerts a handoff summary lists, per list.
-const SUMMARY_ALERTS: i64 = 100;
-
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
-
-fn duration(field: &str, d: Option<&prost_types::Duration>) -> Result<Option<TimeDelta>, Status> {
-    match d {
-        None => Ok(None),
-        Some(d) if d.seconds < 0 || d.nanos < 0 => Err(invalid(field, "must not be negative")),
-        Some(d) => Ok(TimeDelta::try_seconds(d.seconds)
-            .map(|s| s + TimeDelta::nanoseconds(i64::from(d.nanos)))
-            .filter(|d| !d.is_zero())),
-    }
-}
-
-fn rotation_kind(value: i32) -> &'static str {
-    match pb::RotationType::try_from(value) {
-        Ok(pb::RotationType::Daily) => "daily",
-        Ok(pb::RotationType::Weekly) => "weekly",
-        Ok(pb::RotationType::Biweekly) => "biweekly",
-        Ok(pb::RotationType::Custom) => "custom",
-        _ => "unspecified",
-    }
-}
-
-fn override_kind(value: i32) -> &'static str {
-    match pb::OverrideType::try_from(value) {
-        Ok(pb::OverrideType::Replace) => "replace",
-        Ok(pb::OverrideType::Add) => "add",
-        Ok(pb::OverrideType::Remove) => "remove",
-        _ => "unspecified",
-    }
-}
-
-fn rotation_input(r: &pb::Rotation, at: &str) -> Result<RotationInput, Status> {
-    let mut members: Vec<(i32, usize, &pb::RotationMember)> = r
-        .members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.position, i, m))
-        .collect();
-    members.sort_by_key(|(position, i, _)| (*position, *i));
-    let members = members
-        .into_iter()
-        .map(|(_, i, m)| parse_id(&format!("{at}.members[{i}].user_id"), &m.user_id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = r.shift_config.clone().unwrap_or_default();
-    let shift_length = duration(
-        &format!("{at}.shift_config.shift_length"),
-        config.shift_length.as_ref(),
-    )?;
-    Ok(RotationInput {
-        id: parse_id(&format!("{at}.id"), &r.id)?,
-        name: r.name.clone(),
-        kind: rotation_kind(r.r#type).to_string(),
-        members,
-        start: convert::instant(
-            &format!("{at}.start_time"),
-            r.start_time
-                .as_ref()
-                .ok_or_else(|| invalid(format!("{at}.start_time"), "required"))?,
-        )?,
-        shift_length: shift_length.map(|d| d.num_seconds()),
-        handoff_time: config.handoff_time,
-        handoff_days: config.handoff_days.iter().map(|d| i64::from(*d)).collect(),
-        restrictions: r
-            .restrictions
-            .iter()
-            .map(|w| RestrictionInput {
-                days: w.days_of_week.iter().map(|d| i64::from(*d)).collect(),
-                start: w.start_time.clone(),
-                end: w.end_time.clone(),
-            })
-            .collect(),
-        level: i64::from(r.level),
-    })
-}
-
-fn override_input(o: &pb::ScheduleOverride, at: &str) -> Result<OverrideInput, Status> {
-    let instant = |name: &str, t: Option<&prost_types::Timestamp>| {
-        let field = format!("{at}.{name}");
-        convert::instant(&field, t.ok_or_else(|| invalid(&field, "required"))?)
-    };
-    Ok(OverrideInput {
-        id: parse_id(&format!("{at}.id"), &o.id)?,
-        kind: override_kind(o.r#type).to_string(),
-        user_id: parse_id(&format!("{at}.user_id"), &o.user_id)?,
-        replaced_user_id: if o.replaced_user_id.is_empty() {
-            None
-        } else {
-            Some(parse_id(
-                &format!("{at}.replaced_user_id"),
-                &o.replaced_user_id,
-            )?)
-        },
-        start: instant("start_time", o.start_time.as_ref())?,
-        end: instant("end_time", o.end_time.as_ref())?,
-        level: i64::from(o.level),
-        reason: o.reason.clone(),
-        author: o.created_by.clone(),
-        created_at: o
-            .created_at
-            .as_ref()
-            .map(|t| convert::instant(&format!("{at}.created_at"), t))
-            .transpose()?
-            .unwrap_or(DateTime::<Utc>::MIN_UTC),
-    })
-}
-
-fn problems(prefix: &str, found: Vec<crate::domain::schedule::Problem>) -> Status {
-    Status::invalid_argument(
-        found
-            .iter()
-            .map(|p| format!("{prefix}.{p}"))
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
-}
-
-/// Checks a schedule as written and compiles it; errors name the field under `schedule`.
-pub fn compile(schedule: &pb::Schedule) -> Result<Schedule, Status> {
-    if schedule.name.trim().is_empty() {
-        return Err(invalid("schedule.name", "required"));
-    }
-    let rotations = schedule
-        .rotations
-        .iter()
-        .enumerate()
-        .map(|(i, r)| rotation_input(r, &format!("schedule.rotations[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let overrides = schedule
-        .overrides
-        .iter()
-        .enumerate()
-        .map(|(i, o)| override_input(o, &format!("schedule.overrides[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let handoff = schedule.handoff.clone().unwrap_or_default();
-    reminders(&handoff)?;
-    duration(
-        "schedule.handoff.escalate_if_no_ack",
-        handoff.escalate_if_no_ack.as_ref(),
-    )?;
-    check_optional_url("schedule.handoff.webhook_url", &handoff.webhook_url)?;
-    validate_schedule(&schedule.timezone, &rotations, &overrides)
-        .map_err(|found| problems("schedule", found))
-}
-
-/// The reminder offsets a schedule's handoff settings ask for.
-pub fn reminders(handoff: &pb::HandoffConfig) -> Result<Reminders, Status> {
-    Ok(Reminders {
-        outgoing: duration(
-            "schedule.handoff.outgoing_reminder",
-            handoff.outgoing_reminder.as_ref(),
-        )?,
-        incoming: duration(
-            "schedule.handoff.incoming_reminder",
-            handoff.incoming_reminder.as_ref(),
-        )?,
-    })
-}
 
 pub fn shift_to_pb(shift: &Shift) -> pb::Shift {
     pb::Shift {
@@ -277,73 +117,17 @@ fn alert_to_summary(alert: &Alert) -> pb::HandoffAlert {
     }
 }
 
-/// A handoff with the open alerts on the team's services (every service when the
-/// schedule has no team, or the team names none) and the alerts of the shift it ends.
-pub async fn summary(
+/// A handoff's summary on the wire.
+async fn summary_to_pb(
     store: &Arc<dyn Store>,
-    schedule: &pb::Schedule,
-    compiled: &Schedule,
+    summary: HandoffSummary,
     handoff: &StoredHandoff,
 ) -> Result<pb::HandoffSummary, Status> {
-    let services: Vec<Option<Uuid>> = match Uuid::parse_str(&schedule.team_id).ok() {
-        Some(team) => {
-            let teams: Definitions<pb::Team> = Definitions::new(store.clone());
-            let ids: Vec<Option<Uuid>> = teams
-                .find(team)
-                .await?
-                .map(|t| {
-                    t.service_ids
-                        .iter()
-                        .filter_map(|s| Uuid::parse_str(s).ok())
-                        .map(Some)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if ids.is_empty() { vec![None] } else { ids }
-        }
-        None => vec![None],
-    };
-    let shift_start = compiled
-        .rotations
-        .iter()
-        .find(|r| r.id == handoff.rotation_id)
-        .and_then(|r| {
-            let index = r.shift_index_at(compiled.time_zone, handoff.at - TimeDelta::seconds(1))?;
-            r.shift_bounds(compiled.time_zone, index)
-                .map(|(start, _)| start)
-        });
-    let mut open_alerts = Vec::new();
-    let mut shift_alerts = Vec::new();
-    for service in services {
-        let open = store
-            .list_alerts(&AlertQuery {
-                statuses: vec![AlertStatus::Triggered, AlertStatus::Acknowledged],
-                service_id: service,
-                limit: SUMMARY_ALERTS,
-                ..AlertQuery::default()
-            })
-            .await
-            .map_err(store_status)?;
-        open_alerts.extend(open.items.iter().map(alert_to_summary));
-        if let Some(start) = shift_start {
-            let during = store
-                .list_alerts(&AlertQuery {
-                    service_id: service,
-                    triggered_from: Some(start),
-                    triggered_to: Some(handoff.at),
-                    limit: SUMMARY_ALERTS,
-                    ..AlertQuery::default()
-                })
-                .await
-                .map_err(store_status)?;
-            shift_alerts.extend(during.items.iter().map(alert_to_summary));
-        }
-    }
     Ok(pb::HandoffSummary {
         handoff: Some(handoff_with_events(&**store, handoff).await?),
-        open_alerts,
-        shift_alerts,
-        shift_start: convert::opt_timestamp(shift_start),
+        open_alerts: summary.open_alerts.iter().map(alert_to_summary).collect(),
+        shift_alerts: summary.shift_alerts.iter().map(alert_to_summary).collect(),
+        shift_start: convert::opt_timestamp(summary.shift_start),
     })
 }
 
@@ -369,9 +153,8 @@ impl ScheduleApi {
     /// The schedule, when it was created, and its compiled form.
     async fn load(&self, id: Uuid) -> Result<(pb::Schedule, DateTime<Utc>, Schedule), Status> {
         let (schedule, created) = self.schedules.get(id).await?;
-        let compiled = compile(&schedule).map_err(|e| {
-            Status::data_loss(format!("schedule {id} no longer compiles: {}", e.message()))
-        })?;
+        let compiled = compile(&schedule)
+            .map_err(|e| Status::data_loss(format!("schedule {id} no longer compiles: {e}")))?;
         Ok((schedule, created, compiled))
     }
 
@@ -924,8 +707,9 @@ impl ScheduleService for ScheduleApi {
         let id = parse_id("schedule_id", &body.schedule_id)?;
         let handoff = self.handoff(id, &body.handoff_id, |_| true).await?;
         let (schedule, _, compiled) = self.load(id).await?;
+        let summary = summarize(&self.ctx.store, &schedule, &compiled, &handoff).await?;
         Ok(Response::new(
-            summary(&self.ctx.store, &schedule, &compiled, &handoff).await?,
+            summary_to_pb(&self.ctx.store, summary, &handoff).await?,
         ))
     }
 

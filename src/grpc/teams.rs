@@ -6,10 +6,11 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::{Definitions, page_of};
+use super::listing::page_of;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::team_service_server::TeamService;
-use super::{Context, check_optional_url, convert, page, parse_id, store_status};
+use super::{Context, check_optional_url, convert, invalid, page, parse_id, store_status};
+use crate::definitions::Definitions;
 use crate::domain::access::Action;
 
 pub struct TeamApi {
@@ -105,10 +106,6 @@ impl TeamApi {
     }
 }
 
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
-
 /// A member's role; unspecified means a plain member.
 fn role(at: &str, value: i32) -> Result<pb::TeamRole, Status> {
     match pb::TeamRole::try_from(value) {
@@ -116,15 +113,6 @@ fn role(at: &str, value: i32) -> Result<pb::TeamRole, Status> {
         Ok(role) => Ok(role),
         Err(_) => Err(invalid(format!("{at}.role"), "unknown role")),
     }
-}
-
-/// The users a team names as managers: they hear when a handoff goes unacknowledged.
-pub fn managers(team: &pb::Team) -> Vec<String> {
-    team.members
-        .iter()
-        .filter(|m| m.role == pb::TeamRole::Manager as i32)
-        .map(|m| m.user_id.clone())
-        .collect()
 }
 
 #[tonic::async_trait]

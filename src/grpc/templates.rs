@@ -10,17 +10,18 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::definitions::page_of;
+use super::listing::page_of;
 use super::pb::notification::v1 as pb;
 use super::pb::notification::v1::template_service_server::TemplateService;
-use super::{Context, convert, page, parse_id, store_status};
+use super::{Context, convert, invalid, page, parse_id, store_status};
+use crate::definitions::template::{channel_from_pb, compile, decode, load};
 use crate::domain::access::Action;
 use crate::domain::notify::channel::Channel;
-use crate::domain::notify::definition::{ChannelContent, Issue, TemplateDef, Validation, Variable};
+use crate::domain::notify::definition::{Issue, Validation};
 use crate::domain::notify::message::Kind;
-use crate::domain::notify::template::{self, Budget};
+use crate::domain::notify::template::Budget;
 use crate::notify::outgoing::{Outgoing, meta_of_context};
-use crate::store::{Store, StoreError, StoredTemplate};
+use crate::store::{StoreError, StoredTemplate};
 
 pub struct TemplateApi {
     ctx: Context,
@@ -36,22 +37,6 @@ impl TemplateApi {
     }
 }
 
-fn invalid(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
-}
-
-pub fn channel_from_pb(value: i32) -> Option<Channel> {
-    match pb::ChannelType::try_from(value) {
-        Ok(pb::ChannelType::Webhook) => Some(Channel::Webhook),
-        Ok(pb::ChannelType::Slack) => Some(Channel::Slack),
-        Ok(pb::ChannelType::Teams) => Some(Channel::Teams),
-        Ok(pb::ChannelType::Email) => Some(Channel::Email),
-        Ok(pb::ChannelType::Sms) => Some(Channel::Sms),
-        Ok(pb::ChannelType::Voice) => Some(Channel::Voice),
-        _ => None,
-    }
-}
-
 pub fn channel_to_pb(channel: Channel) -> pb::ChannelType {
     match channel {
         Channel::Webhook => pb::ChannelType::Webhook,
@@ -61,95 +46,6 @@ pub fn channel_to_pb(channel: Channel) -> pb::ChannelType {
         Channel::Sms => pb::ChannelType::Sms,
         Channel::Voice => pb::ChannelType::Voice,
     }
-}
-
-/// The renderer's view of a template, once every part is well formed; errors name the
-/// field.
-pub fn compile(template: &pb::Template) -> Result<TemplateDef, Status> {
-    let mut def = TemplateDef::default();
-    for (index, channel) in template.channels.iter().enumerate() {
-        let field = format!("template.channels[{index}]");
-        let kind = channel_from_pb(channel.channel)
-            .ok_or_else(|| invalid(format!("{field}.channel"), "required"))?;
-        if channel.content.trim().is_empty() {
-            return Err(invalid(format!("{field}.content"), "required"));
-        }
-        for key in channel.metadata.keys() {
-            let allowed = kind == Channel::Email && matches!(key.as_str(), "subject" | "html");
-            if !allowed {
-                return Err(invalid(
-                    format!("{field}.metadata.{key}"),
-                    "unknown; email takes subject and html, other channels none",
-                ));
-            }
-        }
-        let parts = [
-            ("content", Some(&channel.content)),
-            ("metadata.subject", channel.metadata.get("subject")),
-            ("metadata.html", channel.metadata.get("html")),
-        ];
-        for (part, source) in parts {
-            if let Some(source) = source {
-                template::variables(source).map_err(|e| invalid(format!("{field}.{part}"), e))?;
-            }
-        }
-        let content = ChannelContent {
-            content: channel.content.clone(),
-            subject: channel.metadata.get("subject").cloned(),
-            html: channel.metadata.get("html").cloned(),
-        };
-        if def.channels.insert(kind, content).is_some() {
-            return Err(invalid(
-                format!("{field}.channel"),
-                format!("{} appears twice", kind.as_str()),
-            ));
-        }
-    }
-    for (index, variable) in template.variables.iter().enumerate() {
-        let name = variable.name.trim();
-        let identifier = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !identifier {
-            return Err(invalid(
-                format!("template.variables[{index}].name"),
-                "must be an identifier such as runbook_url",
-            ));
-        }
-        def.variables.push(Variable {
-            name: name.to_string(),
-            required: variable.required,
-        });
-    }
-    Ok(def)
-}
-
-/// A stored template version, decoded.
-pub fn decode(stored: &StoredTemplate) -> Result<pb::Template, Status> {
-    let mut template = pb::Template::decode(stored.body.as_slice()).map_err(|e| {
-        Status::internal(format!("stored template {} is unreadable: {e}", stored.id))
-    })?;
-    template.id = stored.id.to_string();
-    template.version = stored.version;
-    Ok(template)
-}
-
-/// A stored template and its definition; `version` None is the latest.
-pub async fn load(
-    store: &dyn Store,
-    id: Uuid,
-    version: Option<i32>,
-) -> Result<Option<(pb::Template, TemplateDef)>, Status> {
-    let Some(stored) = store
-        .get_template(id, version)
-        .await
-        .map_err(store_status)?
-    else {
-        return Ok(None);
-    };
-    let template = decode(&stored)?;
-    let def = compile(&template)?;
-    Ok(Some((template, def)))
 }
 
 fn issue_to_pb(issue: &Issue) -> pb::ValidationIssue {
@@ -497,22 +393,18 @@ impl TemplateService for TemplateApi {
         // not a refused request.
         let validation = match compile(&template) {
             Ok(def) => def.validate(&sample, self.budget),
-            Err(status) => {
-                let (field, message) = status
-                    .message()
-                    .split_once(": ")
-                    .map_or((String::new(), status.message().to_string()), |(f, m)| {
-                        (f.to_string(), m.to_string())
-                    });
-                Validation {
-                    errors: vec![Issue {
-                        field,
-                        message,
+            Err(invalid) => Validation {
+                errors: invalid
+                    .0
+                    .into_iter()
+                    .map(|problem| Issue {
+                        field: problem.field,
+                        message: problem.reason,
                         channel: None,
-                    }],
-                    warnings: Vec::new(),
-                }
-            }
+                    })
+                    .collect(),
+                warnings: Vec::new(),
+            },
         };
         Ok(Response::new(validation_to_pb(&validation)))
     }

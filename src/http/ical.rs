@@ -14,11 +14,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{ApiError, AppState};
+use crate::definitions::{Definitions, LoadError, schedule};
 use crate::domain::access::{Action, Principal, authorize};
 use crate::domain::schedule::{Shift, ShiftSource};
-use crate::grpc::definitions::Definitions;
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::schedules::compile;
+use crate::pb::alerting::routing::v1 as pb;
 
 /// How far back a feed starts.
 const PAST: TimeDelta = TimeDelta::days(7);
@@ -49,10 +48,10 @@ async fn reader(state: &AppState, feed: &Feed, headers: &HeaderMap) -> Result<()
     Ok(())
 }
 
-fn status_error(status: tonic::Status) -> ApiError {
-    match status.code() {
-        tonic::Code::NotFound => ApiError::NotFound(status.message().to_string()),
-        _ => ApiError::Unavailable(status.message().to_string()),
+fn status_error(error: LoadError) -> ApiError {
+    match error {
+        LoadError::NotFound { .. } => ApiError::NotFound(error.to_string()),
+        _ => ApiError::Unavailable(error.to_string()),
     }
 }
 
@@ -67,7 +66,7 @@ fn shifts(schedule: &pb::Schedule, feed: &Feed) -> Result<Vec<Shift>, ApiError> 
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::bad_request("days", format!("1 to {MAX_DAYS}")));
     }
-    let compiled = compile(schedule).map_err(|s| ApiError::Unavailable(s.message().to_string()))?;
+    let compiled = schedule::compile(schedule).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let now = Utc::now();
     compiled
         .shifts(now - PAST, now + TimeDelta::days(days))

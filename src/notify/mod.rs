@@ -2,6 +2,7 @@
 //! email, Twilio SMS and voice, signed webhooks), their settings, and the notifier that
 //! renders messages and hands them to the per-destination delivery actors.
 
+pub mod delivery;
 pub mod email;
 pub mod log;
 pub mod notifier;

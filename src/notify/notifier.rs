@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::log::{DeliveryLogWriter, Entry};
 use super::outgoing::{ContextMeta, Outgoing, Request, meta_of_context};
 use super::provider::Providers;
-use crate::actors::delivery::{DeliveryActors, Queued};
+use crate::notify::delivery::{DeliveryActors, Queued};
 use crate::domain::alert::Alert;
 use crate::domain::directory::{ContactKind, ContactMethod};
 use crate::domain::notify::channel::Channel;
@@ -80,10 +80,10 @@ impl Notifier {
         {
             return cached.clone();
         }
-        let loaded = match crate::grpc::templates::load(self.store.as_ref(), id, None).await {
+        let loaded = match crate::definitions::template::load(self.store.as_ref(), id, None).await {
             Ok(found) => found.map(|(template, def)| (def, template.version)),
-            Err(status) => {
-                tracing::warn!(template = %id, error = %status.message(), "could not load a template");
+            Err(error) => {
+                tracing::warn!(template = %id, %error, "could not load a template");
                 None
             }
         };

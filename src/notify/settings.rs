@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::secret;
+use crate::secret::secret;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::retry::RetryPolicy;
 

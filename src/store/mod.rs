@@ -5,6 +5,7 @@
 //! the [`AlertWrite`]s the engine decided, in order, in one transaction per commit.
 
 mod delivery;
+mod faulty;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -27,6 +28,7 @@ use crate::domain::severity::Severity;
 pub use delivery::{
     DeliveryAttempt, DeliveryLog, DeliveryQuery, DeliveryUpdate, StoredDelivery, StoredTemplate,
 };
+pub use faulty::{Faults, FaultyStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

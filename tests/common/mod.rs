@@ -7,23 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oncall::grpc::pb::alerting::routing::v1 as routing;
-use oncall::grpc::pb::alerting::routing::v1::carrier_service_client::CarrierServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::customer_tier_service_client::CustomerTierServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::equipment_type_service_client::EquipmentTypeServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::schedule_service_client::ScheduleServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::site_service_client::SiteServiceClient;
-use oncall::grpc::pb::alerting::routing::v1::team_service_client::TeamServiceClient;
-use oncall::grpc::pb::alerting::v1 as pb;
-use oncall::grpc::pb::alerting::v1::alert_service_client::AlertServiceClient;
-use oncall::grpc::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
-use oncall::grpc::pb::directory::v1 as dir;
-use oncall::grpc::pb::directory::v1::user_service_client::UserServiceClient;
-use oncall::grpc::pb::notification::v1::notification_service_client::NotificationServiceClient;
-use oncall::grpc::pb::notification::v1::template_service_client::TemplateServiceClient;
+use oncall::pb::alerting::routing::v1 as routing;
+use oncall::pb::alerting::routing::v1::carrier_service_client::CarrierServiceClient;
+use oncall::pb::alerting::routing::v1::customer_tier_service_client::CustomerTierServiceClient;
+use oncall::pb::alerting::routing::v1::equipment_type_service_client::EquipmentTypeServiceClient;
+use oncall::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
+use oncall::pb::alerting::routing::v1::maintenance_service_client::MaintenanceServiceClient;
+use oncall::pb::alerting::routing::v1::routing_service_client::RoutingServiceClient;
+use oncall::pb::alerting::routing::v1::schedule_service_client::ScheduleServiceClient;
+use oncall::pb::alerting::routing::v1::site_service_client::SiteServiceClient;
+use oncall::pb::alerting::routing::v1::team_service_client::TeamServiceClient;
+use oncall::pb::alerting::v1 as pb;
+use oncall::pb::alerting::v1::alert_service_client::AlertServiceClient;
+use oncall::pb::alerting::v1::catalog_service_client::CatalogServiceClient;
+use oncall::pb::directory::v1 as dir;
+use oncall::pb::directory::v1::user_service_client::UserServiceClient;
+use oncall::pb::notification::v1::notification_service_client::NotificationServiceClient;
+use oncall::pb::notification::v1::template_service_client::TemplateServiceClient;
+use oncall::store::{Faults, FaultyStore};
 use tonic::transport::Channel;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -143,9 +144,10 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_oncall"))
 }
 
-/// A running `oncall serve`.
+/// A running `oncall serve`: the real binary, or `server::run` in this process.
 pub struct Server {
     child: Option<Child>,
+    in_process: Option<InProcess>,
     pub http_port: u16,
     pub grpc_port: u16,
     pub database_url: String,
@@ -167,6 +169,7 @@ impl Server {
         let log = workdir.join(format!("oncall-{}.log", uuid::Uuid::new_v4().simple()));
         let mut server = Server {
             child: None,
+            in_process: None,
             http_port: free_port(),
             grpc_port: free_port(),
             database_url: db.url(),
@@ -512,6 +515,77 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill_9();
+        if let Some(run) = self.in_process.take() {
+            run.shutdown.cancel();
+        }
+    }
+}
+
+/// `server::run` on a task of the test's runtime.
+struct InProcess {
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Server {
+    /// Runs the server in this process, on a store that fails on demand: the test
+    /// switches the store's faults and watches what the engine does. Logs go nowhere;
+    /// the store and the settings are as `oncall serve --database-url ... extra` has them.
+    pub async fn in_process(db: &Db, extra: &[&str]) -> (Server, std::sync::Arc<Faults>) {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: oncall::config::ServeArgs,
+        }
+        let url = db.url();
+        let mut argv = vec![
+            "serve",
+            "--database-url",
+            &url,
+            "--admin-token",
+            ADMIN_TOKEN,
+        ];
+        argv.extend_from_slice(extra);
+        let args = <Serve as clap::Parser>::try_parse_from(argv)
+            .expect("flags")
+            .args;
+        let file = oncall::config::read_file(args.common.config.as_deref()).expect("config");
+        let settings = oncall::config::Settings::resolve(&args, &file).expect("settings");
+        let store = oncall::store::open(&url).await.expect("store");
+        let (store, faults) = FaultyStore::wrap(store);
+        let listeners = oncall::server::Listeners {
+            grpc: tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind gRPC"),
+            http: tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind HTTP"),
+        };
+        let grpc_port = listeners.grpc.local_addr().expect("gRPC address").port();
+        let http_port = listeners.http.local_addr().expect("HTTP address").port();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let run = oncall::server::run(settings, store, listeners, shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(error) = run.await {
+                panic!("the in-process server failed: {error:#}");
+            }
+        });
+        let server = Server {
+            child: None,
+            in_process: Some(InProcess { shutdown }),
+            http_port,
+            grpc_port,
+            database_url: url,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            workdir: std::env::temp_dir(),
+            log: std::env::temp_dir().join("in-process-has-no-log"),
+        };
+        let client = reqwest::Client::new();
+        eventually("the in-process server to be ready", async || {
+            let answer = client.get(server.http("/readyz")).send().await.ok()?;
+            answer.status().is_success().then_some(())
+        })
+        .await;
+        (server, faults)
     }
 }
 

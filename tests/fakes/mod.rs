@@ -419,15 +419,15 @@ where
 /// counting the lookups it answers and checking the bearer token.
 #[derive(Clone)]
 pub struct Kneutral {
-    pub user: oncall::grpc::pb::directory::v1::User,
-    pub methods: Vec<oncall::grpc::pb::directory::v1::ContactMethod>,
+    pub user: oncall::pb::directory::v1::User,
+    pub methods: Vec<oncall::pb::directory::v1::ContactMethod>,
     pub token: String,
     pub get_user_calls: Arc<std::sync::atomic::AtomicUsize>,
     pub list_methods_calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub async fn kneutral(directory: Kneutral) -> String {
-    use oncall::grpc::pb::directory::v1::user_service_server::UserServiceServer;
+    use oncall::pb::directory::v1::user_service_server::UserServiceServer;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind kneutral");
@@ -444,8 +444,8 @@ pub async fn kneutral(directory: Kneutral) -> String {
 mod kneutral_impl {
     use std::sync::atomic::Ordering;
 
-    use oncall::grpc::pb::directory::v1 as dir;
-    use oncall::grpc::pb::directory::v1::user_service_server::UserService;
+    use oncall::pb::directory::v1 as dir;
+    use oncall::pb::directory::v1::user_service_server::UserService;
     use tonic::{Request, Response, Status};
 
     use super::Kneutral;

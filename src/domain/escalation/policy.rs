@@ -24,6 +24,20 @@ pub enum Target {
     Policy(Uuid),
 }
 
+impl Target {
+    /// How the target names itself in a page record and on a timeline (a page row for a
+    /// schedule or team with nobody on call carries this instead of a recipient).
+    pub fn describe(&self) -> String {
+        match self {
+            Target::User(id) => format!("user:{id}"),
+            Target::Schedule { id, level } => format!("schedule:{id}:level:{level}"),
+            Target::Team(id) => format!("team:{id}"),
+            Target::Channel(url) => format!("channel:{url}"),
+            Target::Policy(id) => format!("policy:{id}"),
+        }
+    }
+}
+
 /// What a policy does when its steps and repeats are spent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exhausted {

@@ -1,9 +1,13 @@
 //! The render context of an alert: the alert, its enrichment (the `oncall_*` labels
 //! without their prefix) and the links its sender gave. Nothing else reaches a template.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
-use crate::domain::alert::Alert;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::domain::alert::{Alert, AlertStatus};
+use crate::domain::severity::Severity;
 
 use super::message::AlertRef;
 
@@ -35,6 +39,57 @@ pub fn alert_context(alert: &Alert) -> Value {
         },
         "enrichment": enrichment,
         "links": links(alert),
+    })
+}
+
+/// What a template is validated against when no sample data is given: a typical NOC
+/// alert (a BGP session down at a site, with a runbook link), fixed so validation gives
+/// the same answer every time.
+pub fn sample_alert_context() -> Value {
+    let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+    let labels: BTreeMap<String, String> = [
+        ("alertname", "BGPSessionDown"),
+        ("instance", "core-rtr-01.iad1"),
+        ("job", "snmp"),
+        ("peer_ip", "192.0.2.1"),
+        ("severity", "critical"),
+        ("oncall_site", "IAD1"),
+        ("oncall_region", "us-east"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let annotations: BTreeMap<String, String> = [
+        ("summary", "BGP session to 192.0.2.1 down on core-rtr-01"),
+        ("runbook_url", "https://runbooks.example.net/bgp-down"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    alert_context(&Alert {
+        id: Uuid::nil(),
+        number: 4121,
+        service_id: Uuid::nil(),
+        fingerprint: "5f2b9c1e7a3d4b60".into(),
+        summary: "BGP session to 192.0.2.1 down on core-rtr-01".into(),
+        details: "Peer AS64500 went from Established to Idle.".into(),
+        severity: Severity::Critical,
+        source: "alertmanager".into(),
+        source_instance: String::new(),
+        labels,
+        annotations,
+        status: AlertStatus::Triggered,
+        triggered_at: at,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        resolution_note: None,
+        created_at: at,
+        updated_at: at,
+        last_seen_at: at,
+        occurrence_count: 1,
+        previous_alert_id: None,
     })
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::channel::Channel;
+use super::context::sample_alert_context;
 use super::format::{self, Content, Meta};
 use super::template::{self, Budget, Escape, RenderError};
 
@@ -144,8 +145,21 @@ impl TemplateDef {
     /// Checks syntax, names the template reads that nothing provides, renders each
     /// channel from `sample` (budget overruns, output size) and formats it (channel
     /// limits).
+    ///
+    /// Without sample data, each channel is rendered from the built-in sample alert
+    /// (declared variables standing in as their names), so a runaway loop or an
+    /// oversized output is found before the template is saved. What that sample lacks
+    /// (a label the real alerts carry, say) is a warning there, not an error.
     pub fn validate(&self, sample: &Value, budget: Budget) -> Validation {
         let mut validation = Validation::default();
+        let given = sample.as_object().is_some_and(|m| !m.is_empty());
+        let builtin;
+        let context = if given {
+            sample
+        } else {
+            builtin = self.builtin_sample();
+            &builtin
+        };
         if self.channels.is_empty() {
             validation.errors.push(Issue {
                 field: "channels".into(),
@@ -192,10 +206,10 @@ impl TemplateDef {
                     }
                 }
             }
-            if !parsed || sample.as_object().is_none_or(|m| m.is_empty()) {
+            if !parsed {
                 continue;
             }
-            match self.render(*channel, sample, budget) {
+            match self.render(*channel, context, budget) {
                 Ok(rendered) => {
                     let formatted =
                         format::format(*channel, "validation", &rendered, &Meta::default());
@@ -210,14 +224,41 @@ impl TemplateDef {
                         });
                     }
                 }
-                Err(error) => validation.errors.push(Issue {
-                    field: format!("{field}.content"),
-                    message: error.to_string(),
-                    channel: Some(*channel),
-                }),
+                Err(error) => {
+                    // Only a name the sample lacks depends on the sample; a runaway loop,
+                    // an oversized output or a failing operation fails on real alerts too.
+                    let sample_dependent = matches!(error, RenderError::Undefined { .. });
+                    let issue = Issue {
+                        field: format!("{field}.content"),
+                        message: if given {
+                            error.to_string()
+                        } else {
+                            format!("rendering the built-in sample alert: {error}")
+                        },
+                        channel: Some(*channel),
+                    };
+                    if given || !sample_dependent {
+                        validation.errors.push(issue);
+                    } else {
+                        validation.warnings.push(issue);
+                    }
+                }
             }
         }
         validation
+    }
+
+    /// The built-in sample alert, with each declared variable given its own name as a
+    /// value.
+    fn builtin_sample(&self) -> Value {
+        let mut context = sample_alert_context();
+        if let Some(map) = context.as_object_mut() {
+            for variable in &self.variables {
+                map.entry(variable.name.clone())
+                    .or_insert_with(|| Value::String(variable.name.clone()));
+            }
+        }
+        context
     }
 }
 
@@ -231,6 +272,51 @@ mod tests {
         json!({"alert": {"number": 7, "summary": "BGP down", "severity": "critical",
                          "details": "", "status": "triggered", "triggered_at": "2026-01-01T00:00:00Z"},
                "enrichment": {"site": "IAD1", "region": "us-east"}, "links": {}})
+    }
+
+    #[test]
+    fn without_sample_data_a_runaway_template_is_found_on_the_builtin_sample() {
+        for (runaway, why) in [
+            ("{% for i in range(100000000) %}x{% endfor %}", "too many elements"),
+            (
+                "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",
+                "budget",
+            ),
+        ] {
+            let mut def = TemplateDef::default();
+            def.channels.insert(
+                Channel::Slack,
+                ChannelContent {
+                    content: runaway.into(),
+                    ..ChannelContent::default()
+                },
+            );
+            let validation = def.validate(&json!({}), Budget::default());
+            assert_eq!(validation.errors.len(), 1, "{runaway}: {validation:?}");
+            assert!(
+                validation.errors[0].message.contains(why),
+                "{runaway}: {validation:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_sample_data_the_default_template_is_valid_and_a_missing_label_warns() {
+        let validation = TemplateDef::default_for_alerts().validate(&json!({}), Budget::default());
+        assert!(validation.errors.is_empty(), "{validation:?}");
+        assert!(validation.warnings.is_empty(), "{validation:?}");
+
+        let mut def = TemplateDef::default();
+        def.channels.insert(
+            Channel::Sms,
+            ChannelContent {
+                content: "{{ alert.labels.circuit_id }} down".into(),
+                ..ChannelContent::default()
+            },
+        );
+        let validation = def.validate(&json!({}), Budget::default());
+        assert!(validation.errors.is_empty(), "{validation:?}");
+        assert_eq!(validation.warnings.len(), 1, "{validation:?}");
     }
 
     #[test]

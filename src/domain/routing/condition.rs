@@ -25,6 +25,20 @@ pub struct RoutedAlert {
 }
 
 impl RoutedAlert {
+    /// A stored alert as routing sees it; the reference facts are the caller's to add.
+    pub fn of(alert: &crate::domain::alert::Alert) -> RoutedAlert {
+        RoutedAlert {
+            summary: alert.summary.clone(),
+            severity: alert.severity,
+            source: alert.source.clone(),
+            service_id: alert.service_id.to_string(),
+            status: alert.status.as_str().to_string(),
+            labels: alert.labels.clone(),
+            annotations: alert.annotations.clone(),
+            reference: Default::default(),
+        }
+    }
+
     /// An ISP fact: the enrichment label when enrichment set it, else the labels a
     /// sender uses for it, in order.
     fn fact<'a>(&'a self, enriched: &str, raw: &[&str]) -> Option<&'a str> {

@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use crate::directory::Directory;
 use crate::domain::alert::AlertStatus;
+use crate::domain::backoff::Backoff;
 use crate::domain::notify::breaker::{Breaker, Transition};
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::digest;
@@ -140,6 +141,13 @@ pub enum SupervisorMsg {
     ProviderHealth {
         channel: Channel,
         text: String,
+    },
+    /// Start a failed destination's actor again from the store's unfinished
+    /// deliveries; `attempt` counts the tries the store failed before this one.
+    Resume {
+        channel: Channel,
+        address: String,
+        attempt: u32,
     },
 }
 
@@ -368,6 +376,29 @@ impl Actor for DeliverySupervisor {
             SupervisorMsg::ProviderHealth { channel, text } => {
                 Self::tell_fallback(&myself, state, channel, text).await
             }
+            SupervisorMsg::Resume {
+                channel,
+                address,
+                attempt,
+            } => {
+                let key = (channel, address);
+                if let Err(error) = Self::reload(&myself, state, Some(&key)).await {
+                    // Until the store answers, the destination's deliveries wait in it.
+                    let attempt = attempt.saturating_add(1);
+                    let delay = Backoff::STORE.delay(attempt);
+                    state
+                        .deps
+                        .metrics
+                        .store_retry("delivery_resume", delay, &error);
+                    let (channel, address) = key;
+                    myself.send_after(delay, move || SupervisorMsg::Resume {
+                        channel,
+                        address,
+                        attempt,
+                    });
+                }
+                Ok(())
+            }
             SupervisorMsg::Idle {
                 channel,
                 address,
@@ -414,8 +445,12 @@ impl Actor for DeliverySupervisor {
             tracing::error!(channel = key.0.as_str(), address = %key.1, %error,
                 "delivery actor failed; restarting it from the store");
             // Let the log writer commit what the actor recorded before it failed.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            Self::reload(&myself, state, Some(&key)).await?;
+            let (channel, address) = key;
+            myself.send_after(Duration::from_millis(500), move || SupervisorMsg::Resume {
+                channel,
+                address,
+                attempt: 0,
+            });
         }
         Ok(())
     }

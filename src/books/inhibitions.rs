@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use prost::Message;
 use uuid::Uuid;
 
+use crate::definitions::inhibition;
 use crate::domain::alert::AlertStatus;
 use crate::domain::inhibition::{InhibitionRule, SourceIndex};
-use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{AlertQuery, Kind, Store, StoreError, StoredDefinition};
 
 /// Open alerts read per page while rebuilding the source index.
@@ -162,6 +162,6 @@ impl InhibitionBook {
 }
 
 fn decode_and_compile(stored: &StoredDefinition) -> Result<InhibitionRule, String> {
-    let rule = pb::InhibitionRule::decode(stored.body.as_slice()).map_err(|e| e.to_string())?;
-    crate::grpc::inhibition::compile(&rule, stored.id).map_err(|e| e.message().to_string())
+    let rule = inhibition::decode(stored).map_err(|e| e.to_string())?;
+    inhibition::compile(&rule, stored.id).map_err(|e| e.to_string())
 }

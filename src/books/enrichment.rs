@@ -3,30 +3,29 @@
 //! swapped in whole. Enriching an alert reads the snapshot: no database round trip and
 //! no pattern compiled per alert.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use tonic::Status;
-
+use crate::books::snapshot::Snapshot;
+use crate::definitions::{
+    Definition, Definitions, Invalid, LoadError, carrier, customer_tier, equipment_type, site,
+};
 use crate::domain::alert::Alert;
 use crate::domain::enrich::{Enrichment, ReferenceData};
 use crate::domain::incoming::{IncomingAlert, SenderState};
 use crate::domain::routing::RoutedAlert;
-use crate::grpc::definitions::{Definition, Definitions};
-use crate::grpc::routing::routed_from_domain;
-use crate::grpc::{carriers, customer_tiers, equipment_types, sites};
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct EnrichmentBook {
     store: Arc<dyn Store>,
-    current: Arc<RwLock<Arc<ReferenceData>>>,
+    current: Arc<Snapshot<ReferenceData>>,
 }
 
 impl EnrichmentBook {
-    pub async fn load(store: Arc<dyn Store>) -> Result<EnrichmentBook, Status> {
+    pub async fn load(store: Arc<dyn Store>) -> Result<EnrichmentBook, LoadError> {
         let book = EnrichmentBook {
             store,
-            current: Arc::new(RwLock::new(Arc::new(ReferenceData::default()))),
+            current: Arc::new(Snapshot::new(ReferenceData::default())),
         };
         book.reload().await?;
         Ok(book)
@@ -34,31 +33,26 @@ impl EnrichmentBook {
 
     /// The snapshot in force now.
     pub fn current(&self) -> Arc<ReferenceData> {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.current()
     }
 
     /// Rebuilds the snapshot from the store and swaps it in. An entity that no longer
     /// compiles (saved by an older version, say) is left out and logged.
-    pub async fn reload(&self) -> Result<(), Status> {
+    pub async fn reload(&self) -> Result<(), LoadError> {
         let data = ReferenceData::new(
-            self.compiled(sites::compile).await?,
-            self.compiled(customer_tiers::compile).await?,
-            self.compiled(equipment_types::compile).await?,
-            self.compiled(carriers::compile).await?,
+            self.compiled(site::compile).await?,
+            self.compiled(customer_tier::compile).await?,
+            self.compiled(equipment_type::compile).await?,
+            self.compiled(carrier::compile).await?,
         );
-        if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(data);
-        }
+        self.current.replace(data);
         Ok(())
     }
 
     async fn compiled<M: Definition, T>(
         &self,
-        compile: fn(&M) -> Result<T, Status>,
-    ) -> Result<Vec<T>, Status> {
+        compile: fn(&M) -> Result<T, Invalid>,
+    ) -> Result<Vec<T>, LoadError> {
         let stored = Definitions::<M>::new(self.store.clone()).list().await?;
         Ok(stored
             .iter()
@@ -68,7 +62,7 @@ impl EnrichmentBook {
                     tracing::warn!(
                         kind = M::NOUN,
                         name = entity.stored_name(),
-                        reason = why.message(),
+                        reason = %why,
                         "left out of enrichment"
                     );
                     None
@@ -80,7 +74,7 @@ impl EnrichmentBook {
     /// A stored alert as routing sees it, with the reference entities its enrichment
     /// labels name.
     pub fn routed(&self, alert: &Alert) -> RoutedAlert {
-        let mut routed = routed_from_domain(alert);
+        let mut routed = RoutedAlert::of(alert);
         routed.reference = self.current().facts_of(&alert.labels);
         routed
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::definitions::Definitions;
 use crate::domain::catalog::Service;
-use crate::grpc::definitions::Definitions;
-use crate::grpc::pb::alerting::routing::v1 as pb;
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::Store;
 
 /// How long a read service or team list is trusted.

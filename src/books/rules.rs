@@ -1,11 +1,12 @@
 //! The compiled rule set: built from the stored rules and default actions when they
 //! change and swapped in whole, so deciding never recompiles a regex or a CEL program.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use crate::books::snapshot::Snapshot;
+use crate::definitions::{routing, routing_defaults};
 use crate::domain::routing::{CelEnv, Defaults, RuleSet};
-use crate::grpc::pb::alerting::routing::v1 as pb;
-use crate::grpc::routing_defaults;
+use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{Store, StoreError};
 
 /// The rule set routing decides with; actions stay in their wire form until the actors
@@ -16,9 +17,14 @@ pub type CompiledRules = RuleSet<pb::RoutingAction>;
 pub struct RuleBook {
     store: Arc<dyn Store>,
     env: CelEnv,
-    current: Arc<RwLock<Arc<CompiledRules>>>,
-    /// Rules that no longer compile (saved by an older version, say), by name and why.
-    broken: Arc<RwLock<Vec<String>>>,
+    current: Arc<Snapshot<Compiled>>,
+}
+
+/// What a reload builds: the rule set, and the rules that no longer compile (saved by
+/// an older version, say), by name and why.
+struct Compiled {
+    rules: Arc<CompiledRules>,
+    broken: Vec<String>,
 }
 
 impl RuleBook {
@@ -26,12 +32,10 @@ impl RuleBook {
         let book = RuleBook {
             store,
             env: CelEnv::new(),
-            current: Arc::new(RwLock::new(Arc::new(RuleSet::new(
-                Vec::new(),
-                Defaults::none(),
-                CelEnv::new(),
-            )))),
-            broken: Arc::new(RwLock::new(Vec::new())),
+            current: Arc::new(Snapshot::new(Compiled {
+                rules: Arc::new(RuleSet::new(Vec::new(), Defaults::none(), CelEnv::new())),
+                broken: Vec::new(),
+            })),
         };
         book.reload().await?;
         Ok(book)
@@ -43,18 +47,12 @@ impl RuleBook {
 
     /// The rule set in force now.
     pub fn current(&self) -> Arc<CompiledRules> {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.current().rules.clone()
     }
 
     /// Rules that could not be compiled when the set was built.
     pub fn broken(&self) -> Vec<String> {
-        match self.broken.read() {
-            Ok(broken) => broken.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.current().broken.clone()
     }
 
     /// Rebuilds the set from the store and swaps it in.
@@ -62,14 +60,14 @@ impl RuleBook {
         let mut rules = Vec::new();
         let mut broken = Vec::new();
         for stored in self.store.list_rules().await? {
-            match crate::grpc::routing::decode_and_compile(&stored, &self.env) {
+            match routing::decode_and_compile(&stored, &self.env) {
                 Ok(rule) => rules.push(rule),
                 Err(why) => broken.push(format!("rule {:?} is skipped: {why}", stored.name)),
             }
         }
         let body = self.store.get_document(routing_defaults::DOCUMENT).await?;
         let defaults = match routing_defaults::decode(body.as_deref())
-            .and_then(|d| routing_defaults::compile(&d).map_err(|e| e.message().to_string()))
+            .and_then(|d| routing_defaults::compile(&d).map_err(|e| e.to_string()))
         {
             Ok(defaults) => defaults,
             Err(why) => {
@@ -77,13 +75,10 @@ impl RuleBook {
                 Defaults::none()
             }
         };
-        let set = Arc::new(RuleSet::new(rules, defaults, self.env.clone()));
-        if let Ok(mut current) = self.current.write() {
-            *current = set;
-        }
-        if let Ok(mut slot) = self.broken.write() {
-            *slot = broken;
-        }
+        self.current.replace(Compiled {
+            rules: Arc::new(RuleSet::new(rules, defaults, self.env.clone())),
+            broken,
+        });
         Ok(())
     }
 }
