@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::secret::secret;
 use crate::actors::EngineSettings;
 use crate::directory::{DirectorySection, DirectorySettings};
 use crate::domain::incoming::AlertLimits;
 use crate::notify::settings::{NotifySection, NotifySettings};
+use crate::secret::secret;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -14,12 +14,12 @@ use tokio::sync::OnceCell;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use crate::secret::secret;
 use crate::definitions::contact_method::kind_from_pb;
 use crate::domain::directory::{ContactMethod, User};
 use crate::domain::notify::quiet::QuietHours;
 use crate::pb::directory::v1 as dir;
 use crate::pb::directory::v1::user_service_client::UserServiceClient;
+use crate::secret::secret;
 use crate::store::Store;
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,16 +10,30 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::definitions::{Definitions, LoadError, schedule};
+use crate::books::ScheduleBook;
+use crate::definitions::LoadError;
 use crate::directory::Directory;
 use crate::domain::alert::Alert;
 use crate::domain::escalation::Target;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::message::Kind;
+use crate::domain::schedule::Schedule;
 use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::{WebhookError, WebhookSender, alert_payload};
-use crate::pb::alerting::routing::v1 as pb;
 use crate::store::{Store, StoreError};
+
+/// Who is on call at `level` at `now`, falling back to the next level down when it is
+/// empty.
+fn at_level(schedule: &Schedule, level: u32, now: DateTime<Utc>) -> Vec<Uuid> {
+    schedule
+        .on_call_at(now)
+        .levels
+        .range(level.max(1)..)
+        .map(|(_, users)| users)
+        .find(|users| !users.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
 
 /// Someone or something to page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +69,8 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct Pager {
     pub store: Arc<dyn Store>,
+    /// Every schedule, compiled: who is on call is worked out without a store read.
+    pub schedules: Arc<ScheduleBook>,
     /// Where users' contact methods come from: this server's store or kneutral-api.
     pub directory: Directory,
     pub webhooks: WebhookSender,
@@ -72,10 +88,6 @@ pub enum PagingError {
     Schedule { id: Uuid, why: String },
 }
 
-fn unreadable(error: LoadError) -> PagingError {
-    PagingError::Read(error.to_string())
-}
-
 impl Pager {
     /// Who is on call on a schedule at `level` at `now`; an empty level falls back to
     /// the next one down (2, 3...). A schedule that does not exist has nobody on call.
@@ -85,23 +97,21 @@ impl Pager {
         level: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, PagingError> {
-        let schedules: Definitions<pb::Schedule> = Definitions::new(self.store.clone());
-        let Some(stored) = schedules.find(schedule).await.map_err(unreadable)? else {
-            tracing::warn!(%schedule, "paging a schedule that does not exist");
-            return Ok(Vec::new());
+        let compiled = match self.schedules.get(schedule).await {
+            Ok(Some(compiled)) => compiled,
+            Ok(None) => {
+                tracing::warn!(%schedule, "paging a schedule that does not exist");
+                return Ok(Vec::new());
+            }
+            Err(LoadError::Invalid(invalid)) => {
+                return Err(PagingError::Schedule {
+                    id: schedule,
+                    why: invalid.to_string(),
+                });
+            }
+            Err(error) => return Err(PagingError::Read(error.to_string())),
         };
-        let compiled = schedule::compile(&stored).map_err(|invalid| PagingError::Schedule {
-            id: schedule,
-            why: invalid.to_string(),
-        })?;
-        let answer = compiled.on_call_at(now);
-        Ok(answer
-            .levels
-            .range(level.max(1)..)
-            .map(|(_, users)| users)
-            .find(|users| !users.is_empty())
-            .cloned()
-            .unwrap_or_default())
+        Ok(at_level(&compiled.schedule, level, now))
     }
 
     /// The recipients a target stands for at `now`. Policy targets stand for none: they
@@ -121,17 +131,14 @@ impl Pager {
                 .map(Recipient::User)
                 .collect(),
             Target::Team(team) => {
-                let schedules: Definitions<pb::Schedule> = Definitions::new(self.store.clone());
-                let team_key = team.to_string();
+                let schedules = self
+                    .schedules
+                    .all()
+                    .await
+                    .map_err(|error| PagingError::Read(error.to_string()))?;
                 let mut users = Vec::new();
-                for schedule in schedules.list().await.map_err(unreadable)? {
-                    if schedule.team_id != team_key {
-                        continue;
-                    }
-                    let Ok(id) = Uuid::parse_str(&schedule.id) else {
-                        continue;
-                    };
-                    for user in self.on_call(id, 1, now).await? {
+                for (_, paged) in schedules.items().filter(|(_, s)| s.team == Some(*team)) {
+                    for user in at_level(&paged.schedule, 1, now) {
                         if !users.contains(&user) {
                             users.push(user);
                         }

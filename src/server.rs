@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Engine;
 use crate::actors::aggregator::Aggregator;
-use crate::notify::delivery::{DeliveryActors, DeliveryDeps};
 use crate::actors::escalation::{EscalationActors, EscalationDeps};
 use crate::actors::flap_dampener::{FlapArgs, FlapDampener};
 use crate::actors::inhibition_watcher::InhibitionWatcher;
@@ -25,8 +24,11 @@ use crate::actors::schedule::{ScheduleActors, ScheduleDeps};
 use crate::actors::service_timeouts::ServiceTimeouts;
 use crate::actors::suppression_expiry::SuppressionExpiry;
 use crate::auth::{Authenticator, hash_secret};
-use crate::books::{InhibitionBook, RuleBook, ServiceDefaults, WindowBook};
+use crate::books::{
+    InhibitionBook, PolicyBook, RuleBook, ScheduleBook, ServiceDefaults, WindowBook,
+};
 use crate::config::Settings;
+use crate::definitions::{escalation, schedule};
 use crate::directory::Directory;
 use crate::domain::access::Role;
 use crate::domain::directory::{ApiToken, User};
@@ -37,6 +39,7 @@ use crate::grpc::{
     UserApi,
 };
 use crate::http::{self, AppState, ChatSettings};
+use crate::notify::delivery::{DeliveryActors, DeliveryDeps};
 use crate::notify::log::DeliveryLogWriter;
 use crate::notify::notifier::Notifier;
 use crate::notify::provider::Providers;
@@ -139,14 +142,18 @@ pub async fn run(
     })
     .await?;
     let notifier = Notifier::new(store.clone(), delivery_log.clone(), deliveries, providers);
+    let schedules = Arc::new(ScheduleBook::new(store.clone(), schedule::compile_paged));
+    let policies = Arc::new(PolicyBook::new(store.clone(), escalation::compile));
     let (escalations, escalation_supervisor) = EscalationActors::start_all(
         EscalationDeps {
             pager: Pager {
                 store: store.clone(),
+                schedules: schedules.clone(),
                 directory: directory.clone(),
                 webhooks: webhooks.clone(),
                 notifier: notifier.clone(),
             },
+            policies,
             engine: engine.clone(),
             idle_after: settings.engine.actor_idle_after,
         },
@@ -199,6 +206,7 @@ pub async fn run(
             webhooks: webhooks.clone(),
             pager: Pager {
                 store: store.clone(),
+                schedules: schedules.clone(),
                 directory: directory.clone(),
                 webhooks: webhooks.clone(),
                 notifier: notifier.clone(),

@@ -1,7 +1,8 @@
 //! What escalation does when its store fails under it, with the server in-process on a
-//! store that fails on demand: a policy or schedule that cannot be read leaves the step
-//! pending (never "exhausted", never "nobody on call"), and once the store answers the
-//! step pages exactly once. "Nobody on call" is only the schedule's real answer, and
+//! store that fails on demand: a policy or schedule that changed and cannot be read
+//! again leaves the step pending (never "exhausted", never "nobody on call"), and once
+//! the store answers the step pages exactly once. (Unchanged policies and schedules are
+//! read from the compiled books, so the store is not asked at all.) "Nobody on call" is only the schedule's real answer, and
 //! then the step's status and the alert's timeline say so.
 
 mod common;
@@ -149,6 +150,50 @@ async fn start(server: &Server, alert: &str, policy: &str) {
         .unwrap();
 }
 
+/// Saves the policy again under a new name: its compiled form is stale until reread.
+async fn edit_policy(server: &Server, id: &str) {
+    let mut client = server.escalation().await;
+    let mut policy = client
+        .get_escalation_policy(authed(
+            pb::GetEscalationPolicyRequest { id: id.into() },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    policy.name.push_str(" (edited)");
+    client
+        .update_escalation_policy(authed(
+            pb::UpdateEscalationPolicyRequest {
+                policy: Some(policy),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
+/// Saves the schedule again under a new name: its compiled form is stale until reread.
+async fn edit_schedule(server: &Server, id: &str) {
+    let mut client = server.schedules().await;
+    let mut schedule = client
+        .get_schedule(authed(pb::GetScheduleRequest { id: id.into() }, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    schedule.name.push_str(" (edited)");
+    client
+        .update_schedule(authed(
+            pb::UpdateScheduleRequest {
+                schedule: Some(schedule),
+                update_mask: Vec::new(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+}
+
 async fn status(server: &Server, alert: &str) -> pb::EscalationStatus {
     server
         .escalation()
@@ -207,8 +252,9 @@ async fn a_policy_the_store_cannot_read_leaves_the_step_pending_until_it_can() {
     let alert = new_alert(&server, &key, "core-rtr-01 down").await;
     start(&server, &alert, &policy).await;
 
-    faults.fail(&["get_definition:escalation_policies"]);
-    refused(&faults, "get_definition:escalation_policies", 3).await;
+    edit_policy(&server, &policy).await;
+    faults.fail(&["list_definitions:escalation_policies"]);
+    refused(&faults, "list_definitions:escalation_policies", 3).await;
     let chain = status(&server, &alert).await;
     assert_eq!(chain.status, "active", "a store fault never ends a chain");
     assert!(chain.pages.is_empty(), "{chain:?}");
@@ -240,8 +286,9 @@ async fn a_schedule_the_store_cannot_read_is_not_taken_for_nobody_on_call() {
     let alert = new_alert(&server, &key, "core-rtr-01 down").await;
     start(&server, &alert, &policy).await;
 
-    faults.fail(&["get_definition:schedules"]);
-    refused(&faults, "get_definition:schedules", 3).await;
+    edit_schedule(&server, &noc).await;
+    faults.fail(&["list_definitions:schedules"]);
+    refused(&faults, "list_definitions:schedules", 3).await;
     let chain = status(&server, &alert).await;
     assert_eq!(chain.status, "active");
     assert_eq!(

@@ -1,5 +1,8 @@
 //! The escalation scenario: N alerts, one chain each on a two-step policy (a page now,
-//! another after `--delay-seconds`), every page posted to a sink the harness runs.
+//! another after `--delay-seconds`), every page posted to a sink the harness runs. With
+//! `--targets channel` each step pages a webhook channel; with `--targets schedule` each
+//! step pages whoever is on call on a schedule (a user whose verified webhook method is
+//! the sink), so every page also works out who is on call.
 //! Reports how many chains start a second, how late each step fired after it was due
 //! (p50, p99, max), whether any page came twice or not at all, and, with `--pid`, the
 //! server's RSS per chain while every chain waits for its second step.
@@ -10,10 +13,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use directory::user_service_client::UserServiceClient;
 use futures_util::StreamExt;
 use oncall::pb::alerting::routing::v1 as routing;
+use oncall::pb::directory::v1 as directory;
 use routing::escalation_service_client::EscalationServiceClient;
+use routing::schedule_service_client::ScheduleServiceClient;
 use serde_json::json;
 
 use crate::http::Format;
@@ -34,9 +40,18 @@ pub struct EscalationArgs {
     /// Requests in flight at once when starting chains and reading their status.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     concurrency: u64,
+    /// What each step pages: a webhook channel, or whoever is on call on a schedule.
+    #[arg(long, value_enum, default_value_t = Targets::Channel)]
+    targets: Targets,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Targets {
+    Channel,
+    Schedule,
 }
 
 /// How long the harness waits for a step's pages beyond their due time.
@@ -52,6 +67,7 @@ pub async fn run(args: EscalationArgs) -> anyhow::Result<()> {
         &run,
         &format!("http://{sink_address}"),
         args.delay_seconds,
+        args.targets,
     )
     .await?;
 
@@ -173,6 +189,7 @@ pub async fn run(args: EscalationArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         let summary = json!({
             "scenario": "escalation",
+            "targets": format!("{:?}", args.targets).to_lowercase(),
             "run": run,
             "chains": args.chains,
             "delay_seconds": args.delay_seconds,
@@ -192,26 +209,40 @@ async fn create_policy(
     run: &str,
     sink: &str,
     delay: u64,
+    targets: Targets,
 ) -> anyhow::Result<String> {
-    let step = |seconds: u64, path: &str| routing::EscalationStep {
+    let mut to = Vec::new();
+    for path in ["first", "second"] {
+        to.push(match targets {
+            Targets::Channel => routing::EscalationTarget {
+                r#type: routing::EscalationTargetType::Channel as i32,
+                webhook_url: format!("{sink}/{path}"),
+                ..Default::default()
+            },
+            Targets::Schedule => routing::EscalationTarget {
+                r#type: routing::EscalationTargetType::Schedule as i32,
+                schedule_id: on_call_schedule(target, run, sink, path).await?,
+                level: 1,
+                ..Default::default()
+            },
+        });
+    }
+    let step = |seconds: u64, to: routing::EscalationTarget| routing::EscalationStep {
         delay: Some(prost_types::Duration {
             seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
             nanos: 0,
         }),
-        targets: vec![routing::EscalationTarget {
-            r#type: routing::EscalationTargetType::Channel as i32,
-            webhook_url: format!("{sink}/{path}"),
-            ..Default::default()
-        }],
+        targets: vec![to],
         ..Default::default()
     };
+    let (first, second) = (to.remove(0), to.remove(0));
     let mut escalation = EscalationServiceClient::connect(target.grpc_target.clone()).await?;
     let policy = escalation
         .create_escalation_policy(bearer(
             routing::CreateEscalationPolicyRequest {
                 policy: Some(routing::EscalationPolicy {
                     name: format!("loadtest-{run}"),
-                    steps: vec![step(0, "first"), step(delay, "second")],
+                    steps: vec![step(0, first), step(delay, second)],
                     ..Default::default()
                 }),
             },
@@ -221,6 +252,81 @@ async fn create_policy(
         .context("creating the escalation policy")?
         .into_inner();
     Ok(policy.id)
+}
+
+/// A schedule on which one user is always on call: the user's verified webhook method
+/// is the sink's `/<path>`.
+async fn on_call_schedule(
+    target: &TargetArgs,
+    run: &str,
+    sink: &str,
+    path: &str,
+) -> anyhow::Result<String> {
+    let mut users = UserServiceClient::connect(target.grpc_target.clone()).await?;
+    let user = users
+        .create_user(bearer(
+            directory::CreateUserRequest {
+                user: Some(directory::User {
+                    name: format!("loadtest-{run}-{path}"),
+                    timezone: "UTC".into(),
+                    ..Default::default()
+                }),
+            },
+            &target.token,
+        )?)
+        .await
+        .context("creating the on-call user")?
+        .into_inner();
+    users
+        .add_contact_method(bearer(
+            directory::AddContactMethodRequest {
+                user_id: user.id.clone(),
+                method: Some(directory::ContactMethod {
+                    r#type: directory::ContactMethodType::Webhook as i32,
+                    address: format!("{sink}/{path}"),
+                    verified: true,
+                    ..Default::default()
+                }),
+            },
+            &target.token,
+        )?)
+        .await
+        .context("adding the on-call user's webhook")?;
+    let mut schedules = ScheduleServiceClient::connect(target.grpc_target.clone()).await?;
+    let schedule = schedules
+        .create_schedule(bearer(
+            routing::CreateScheduleRequest {
+                schedule: Some(routing::Schedule {
+                    name: format!("loadtest-{run}-{path}"),
+                    timezone: "UTC".into(),
+                    rotations: vec![routing::Rotation {
+                        name: "everyone".into(),
+                        r#type: routing::RotationType::Daily as i32,
+                        members: vec![routing::RotationMember {
+                            user_id: user.id,
+                            position: 1,
+                        }],
+                        // 2026-01-01: a one-member rotation is on call from then on.
+                        start_time: Some(prost_types::Timestamp {
+                            seconds: 1_767_225_600,
+                            nanos: 0,
+                        }),
+                        shift_config: Some(routing::ShiftConfig {
+                            handoff_time: "08:00".into(),
+                            ..Default::default()
+                        }),
+                        level: 1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            &target.token,
+        )?)
+        .await
+        .context("creating the on-call schedule")?
+        .into_inner();
+    Ok(schedule.id)
 }
 
 /// Each step's page against its due time, from the stored chains, sorted.

@@ -225,6 +225,28 @@ fn every_scenario_runs_against_a_real_server_and_finds_its_alerts() {
         summary["lateness_ms"]["max"].as_i64().is_some(),
         "{summary}"
     );
+
+    // The same, each step paging whoever is on call on a schedule.
+    let (out, summary) = loadtest(
+        &server,
+        &[
+            "escalation",
+            "--chains",
+            "40",
+            "--delay-seconds",
+            "1",
+            "--targets",
+            "schedule",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary["targets"], "schedule", "{summary}");
+    assert_eq!(summary["pages"]["first"], 40, "{summary}");
+    assert_eq!(summary["pages"]["second"], 40, "{summary}");
 }
 
 #[test]

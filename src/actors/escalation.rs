@@ -14,6 +14,7 @@
 //! stream drops changes, the actors still read the alert before every page.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,15 +28,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Engine;
-use crate::definitions::Definitions;
-use crate::definitions::escalation::compile;
+use crate::books::PolicyBook;
 use crate::domain::alert::{Alert, AlertStatus, TimelineKind};
 use crate::domain::backoff::Backoff;
 use crate::domain::escalation::{Chain, ChainStatus, Exhausted, Fired, Policy, Target};
 use crate::domain::lifecycle::Command;
 use crate::domain::routing::{CelActivation, CelEnv};
 use crate::paging::{Pager, PagingError, Recipient};
-use crate::pb::alerting::routing::v1 as pb;
 use crate::store::StoredPage;
 
 /// A page's outcome until delivery answers.
@@ -53,6 +52,8 @@ const MAX_SLEEP: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct EscalationDeps {
     pub pager: Pager,
+    /// Every policy, compiled: a step reads its policy without a store read.
+    pub policies: Arc<PolicyBook>,
     pub engine: Engine,
     /// A chain whose next step (or SLA deadline) is further off than this gives up its
     /// actor and waits in the supervisor's timer queue (the alert actors' idle time).
@@ -491,22 +492,20 @@ async fn load_policy(
     id: Uuid,
     alert: &Alert,
 ) -> Result<Option<Policy>, String> {
-    let policies: Definitions<pb::EscalationPolicy> = Definitions::new(deps.pager.store.clone());
-    let Some(stored) = policies
-        .find(id)
+    let Some(policy) = deps
+        .policies
+        .get(id)
         .await
-        .map_err(|error| format!("reading escalation policy {id}: {error}"))?
+        .map_err(|error| format!("escalation policy {id}: {error}"))?
     else {
         return Ok(None);
     };
-    let policy = compile(&stored, id)
-        .map_err(|invalid| format!("escalation policy {id} cannot be used: {invalid}"))?;
     let tier = deps.engine.enrichment().routed(alert).reference.tier;
     Ok(Some(match tier {
         Some(tier) if tier.escalation_multiplier != 1.0 => {
             policy.scaled(tier.escalation_multiplier)
         }
-        _ => policy,
+        _ => Policy::clone(&policy),
     }))
 }
 

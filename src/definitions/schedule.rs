@@ -2,6 +2,7 @@
 //! field, all at once) and compiled into the domain's [`Schedule`].
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{FieldProblem, Invalid, fields};
 use crate::domain::schedule::{
@@ -154,5 +155,19 @@ pub fn reminders(handoff: &pb::HandoffConfig) -> Result<Reminders, Invalid> {
             "schedule.handoff.incoming_reminder",
             handoff.incoming_reminder.as_ref(),
         )?,
+    })
+}
+
+/// A schedule as paging uses it: compiled, with the team it belongs to.
+pub struct PagedSchedule {
+    pub team: Option<Uuid>,
+    pub schedule: Schedule,
+}
+
+/// Compiles a stored schedule for paging.
+pub fn compile_paged(schedule: &pb::Schedule, _id: Uuid) -> Result<PagedSchedule, Invalid> {
+    Ok(PagedSchedule {
+        team: Uuid::parse_str(&schedule.team_id).ok(),
+        schedule: compile(schedule)?,
     })
 }

@@ -104,6 +104,16 @@ impl<M: Definition> Definitions<M> {
             .collect()
     }
 
+    /// Every definition of the kind, with its id.
+    pub async fn list_with_ids(&self) -> Result<Vec<(Uuid, M)>, LoadError> {
+        self.store
+            .list_definitions(M::KIND)
+            .await?
+            .iter()
+            .map(|stored| Self::decode(stored).map(|message| (stored.id, message)))
+            .collect()
+    }
+
     pub async fn insert(&self, id: Uuid, message: &M, now: DateTime<Utc>) -> Result<(), LoadError> {
         self.store
             .insert_definition(M::KIND, &Self::row(id, message, now, now))

@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::log::{DeliveryLogWriter, Entry};
 use super::outgoing::{ContextMeta, Outgoing, Request, meta_of_context};
 use super::provider::Providers;
-use crate::notify::delivery::{DeliveryActors, Queued};
 use crate::domain::alert::Alert;
 use crate::domain::directory::{ContactKind, ContactMethod};
 use crate::domain::notify::channel::Channel;
@@ -22,6 +21,7 @@ use crate::domain::notify::definition::TemplateDef;
 use crate::domain::notify::format::Content;
 use crate::domain::notify::message::{Kind, Priority};
 use crate::domain::notify::template::Budget;
+use crate::notify::delivery::{DeliveryActors, Queued};
 use crate::store::{DeliveryLog, Store, StoreError, StoredDelivery};
 
 /// How long a looked-up template is reused before it is read again (an update makes a

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::secret::secret;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::retry::RetryPolicy;
+use crate::secret::secret;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

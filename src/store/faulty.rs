@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AlertQuery, AuditQuery, DeliveryAttempt, DeliveryLog, DeliveryQuery, HandoffEvent, Kind, Page,
-    Store, StoreError, StoreResult, StoredAudit, StoredDefinition, StoredDelivery, StoredHandoff,
-    StoredPage, StoredRule, StoredTemplate,
+    AlertQuery, AuditQuery, Changes, DeliveryAttempt, DeliveryLog, DeliveryQuery, HandoffEvent,
+    Kind, Page, Store, StoreError, StoreResult, StoredAudit, StoredDefinition, StoredDelivery,
+    StoredHandoff, StoredPage, StoredRule, StoredTemplate,
 };
 use crate::domain::alert::{Alert, TimelineEntry};
 use crate::domain::catalog::{IntegrationKey, Service};
@@ -108,7 +108,7 @@ impl FaultyStore {
 /// methods written out first check more than their name.
 macro_rules! delegate {
     (
-        written_out { $($written:item)* }
+        written_out { $($written:tt)* }
         $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*
     ) => {
         #[async_trait]
@@ -126,6 +126,10 @@ macro_rules! delegate {
 
 delegate! {
     written_out {
+        fn changes(&self) -> &Changes {
+            self.inner.changes()
+        }
+
         // A definition read fails by method (`get_definition`) or by method and table
         // (`get_definition:schedules`), so a test can fail schedules but not policies.
         async fn get_definition(&self, kind: Kind, id: Uuid) -> StoreResult<Option<StoredDefinition>> {

@@ -4,6 +4,7 @@
 //! The store knows rows, not rules: it never decides a lifecycle transition, it records
 //! the [`AlertWrite`]s the engine decided, in order, in one transaction per commit.
 
+mod changes;
 mod delivery;
 mod faulty;
 mod postgres;
@@ -25,6 +26,7 @@ use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::{AlertState, AlertWrite};
 use crate::domain::severity::Severity;
 
+pub use changes::Changes;
 pub use delivery::{
     DeliveryAttempt, DeliveryLog, DeliveryQuery, DeliveryUpdate, StoredDelivery, StoredTemplate,
 };
@@ -92,6 +94,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::MaintenanceWindow,
+        Kind::InhibitionRule,
+        Kind::Schedule,
+        Kind::Team,
+        Kind::EscalationPolicy,
+        Kind::Site,
+        Kind::CustomerTier,
+        Kind::EquipmentType,
+        Kind::Carrier,
+    ];
+
+    /// Its place in [`Kind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn table(self) -> &'static str {
         match self {
             Kind::MaintenanceWindow => "maintenance_windows",
@@ -220,6 +239,9 @@ pub struct AlertQuery {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The change signal: bumped by every definition write on this node.
+    fn changes(&self) -> &Changes;
+
     /// Answers when the database does: the readiness check.
     async fn ping(&self) -> StoreResult<()>;
 

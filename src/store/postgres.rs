@@ -10,6 +10,7 @@ use super::StoreError;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PostgresStore {
+    changes: super::Changes,
     pool: PgPool,
 }
 
@@ -23,7 +24,10 @@ impl PostgresStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            changes: super::Changes::default(),
+            pool,
+        })
     }
 
     fn push_label_equals(qb: &mut sqlx::QueryBuilder<'_, Postgres>, name: &str, value: &str) {

@@ -630,6 +630,10 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl Store for $store {
+            fn changes(&self) -> &crate::store::Changes {
+                &self.changes
+            }
+
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -1177,6 +1181,7 @@ macro_rules! impl_sql_store {
                 .execute(&self.pool)
                 .await
                 .map_err(|e| sql::conflict(e, &format!("{} with this id", kind.noun())))?;
+                self.changes.bump(kind);
                 Ok(())
             }
 
@@ -1225,6 +1230,7 @@ macro_rules! impl_sql_store {
                 .bind(definition.id)
                 .execute(&self.pool)
                 .await?;
+                self.changes.bump(kind);
                 Ok(done.rows_affected() > 0)
             }
 
@@ -1233,6 +1239,7 @@ macro_rules! impl_sql_store {
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
+                self.changes.bump(kind);
                 Ok(done.rows_affected() > 0)
             }
 

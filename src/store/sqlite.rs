@@ -12,6 +12,7 @@ use super::StoreError;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
+    changes: super::Changes,
     pool: SqlitePool,
 }
 
@@ -42,7 +43,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            changes: super::Changes::default(),
+            pool,
+        })
     }
 
     /// Matched through `json_each` rather than a JSON path, which cannot quote every

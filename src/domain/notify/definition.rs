@@ -277,7 +277,10 @@ mod tests {
     #[test]
     fn without_sample_data_a_runaway_template_is_found_on_the_builtin_sample() {
         for (runaway, why) in [
-            ("{% for i in range(100000000) %}x{% endfor %}", "too many elements"),
+            (
+                "{% for i in range(100000000) %}x{% endfor %}",
+                "too many elements",
+            ),
             (
                 "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",
                 "budget",
