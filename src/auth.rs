@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -92,7 +91,7 @@ impl Authenticator {
     }
 
     async fn lookup(&self, hash: &str) -> Result<Option<Principal>, AuthError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         if let Some(token) = self.store.find_api_token(hash).await? {
             return Ok(token.revoked_at.is_none().then_some(Principal::User {
                 user_id: token.user_id,

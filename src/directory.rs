@@ -237,7 +237,7 @@ impl Remote {
                     code_hash: None,
                     code_sent: m.code_sent,
                     code_detail: m.code_detail,
-                    created_at: chrono::Utc::now(),
+                    created_at: crate::clock::now(),
                 })
             })
             .collect())

@@ -12,6 +12,7 @@
 pub mod actors;
 pub mod auth;
 pub mod books;
+pub mod clock;
 pub mod config;
 pub mod definitions;
 pub mod directory;

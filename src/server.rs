@@ -513,7 +513,7 @@ pub async fn seed_admin_token(store: &dyn Store, token: &str) -> anyhow::Result<
             name: "bootstrap".into(),
             role: Role::Admin,
             token_hash: hash,
-            created_at: chrono::Utc::now(),
+            created_at: crate::clock::now(),
             revoked_at: None,
         })
         .await?;
@@ -532,7 +532,7 @@ pub async fn ensure_user(store: &dyn Store, name: &str) -> anyhow::Result<User> 
         email: String::new(),
         timezone: "UTC".into(),
         quiet_hours: None,
-        created_at: chrono::Utc::now(),
+        created_at: crate::clock::now(),
     };
     store.insert_user(&user).await?;
     Ok(user)

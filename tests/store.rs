@@ -13,6 +13,7 @@ use oncall::domain::catalog::{IntegrationKey, Service};
 use oncall::domain::directory::{ApiToken, ContactKind, ContactMethod, User};
 use oncall::domain::escalation::{Chain, ChainStatus, PageKey};
 use oncall::domain::fingerprint::AlertKey;
+use oncall::domain::holder::Holder;
 use oncall::domain::lifecycle::{AlertChanges, AlertRef, AlertWrite};
 use oncall::domain::notify::quiet::QuietHours;
 use oncall::domain::severity::Severity;
@@ -386,7 +387,7 @@ async fn routing_marks_and_what_is_left_to_route(store: Arc<dyn Store>) {
                 by: "window".into(),
                 at: at(34),
                 reason: "maintenance".into(),
-                held_by: Some("window:w1".into()),
+                held_by: Some(Holder::Window(Uuid::from_u128(1))),
             },
             AlertWrite::Unsuppress {
                 alert: reference(&released),
@@ -887,28 +888,29 @@ async fn inhibition_rules_documents_and_holds(store: Arc<dyn Store>) {
     store.insert_service(&svc).await.unwrap();
     let inhibited = alert(svc.id, 1, "fp-1", &[]);
     let in_window = alert(svc.id, 2, "fp-2", &[]);
-    let suppress = |alert: &Alert, holder: &str| AlertWrite::Suppress {
+    let suppress = |alert: &Alert, holder: Holder| AlertWrite::Suppress {
         alert: reference(alert),
         by: "routing".into(),
         at: at(31),
         reason: "held".into(),
-        held_by: Some(holder.into()),
+        held_by: Some(holder),
     };
+    let source = Holder::Inhibitor(Uuid::from_u128(7));
     store
         .commit(&[
             AlertWrite::Open(Box::new(inhibited.clone())),
             AlertWrite::Open(Box::new(in_window.clone())),
-            suppress(&inhibited, "inhibit:source-1"),
-            suppress(&in_window, "window:w-1"),
+            suppress(&inhibited, source),
+            suppress(&in_window, Holder::Window(Uuid::from_u128(8))),
         ])
         .await
         .unwrap();
     assert_eq!(
-        store.holders("inhibit:").await.unwrap(),
-        vec!["inhibit:source-1".to_string()]
+        store.holders(Holder::INHIBITOR_PREFIX).await.unwrap(),
+        vec![source.to_string()]
     );
     assert_eq!(
-        store.held_by("inhibit:source-1").await.unwrap(),
+        store.held_by(&source.to_string()).await.unwrap(),
         vec![inhibited.id]
     );
 }

@@ -123,10 +123,10 @@ impl Actor for Aggregator {
                         let alone = Group {
                             rule_name,
                             to,
-                            opened_at: Utc::now(),
+                            opened_at: crate::clock::now(),
                             members: vec![*member],
                         };
-                        send(state, &key, alone, Utc::now());
+                        send(state, &key, alone, crate::clock::now());
                         return Ok(());
                     }
                     state.groups.insert(
@@ -134,7 +134,7 @@ impl Actor for Aggregator {
                         Group {
                             rule_name,
                             to,
-                            opened_at: Utc::now(),
+                            opened_at: crate::clock::now(),
                             members: Vec::new(),
                         },
                     );
@@ -149,14 +149,14 @@ impl Actor for Aggregator {
                     None => false,
                 };
                 if full && let Some(group) = state.groups.remove(&key) {
-                    send(state, &key, group, Utc::now());
+                    send(state, &key, group, crate::clock::now());
                 }
             }
             AggregatorMsg::Flush(key) => {
                 // A group flushed early for being full may have been reopened since; its
                 // own timer flushes it, and this one finds either it or nothing.
                 if let Some(group) = state.groups.remove(&key) {
-                    send(state, &key, group, Utc::now());
+                    send(state, &key, group, crate::clock::now());
                 }
             }
         }
@@ -167,7 +167,7 @@ impl Actor for Aggregator {
 impl Aggregator {
     /// At shutdown, open groups go out now rather than being lost with the process.
     async fn flush_all(state: &mut AggregatorState) {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let groups: Vec<(GroupKey, Group)> = state.groups.drain().collect();
         let sends = groups.into_iter().map(|(key, group)| {
             let webhooks = state.webhooks.clone();

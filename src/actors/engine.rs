@@ -10,7 +10,6 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use futures_util::future::join_all;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -205,7 +204,7 @@ impl Engine {
             };
             per_shard[key.shard(count)].push((position, key, alert));
         }
-        let now = Utc::now();
+        let now = crate::clock::now();
         let calls = per_shard
             .into_iter()
             .enumerate()
@@ -278,7 +277,7 @@ impl Engine {
         let shard_refs = self.shard_refs()?;
         let shard = shard_refs[key.shard(shard_refs.len())].clone();
         let state = AlertState::of(stored);
-        let now = Utc::now();
+        let now = crate::clock::now();
         let answer = shard
             .call(
                 |reply| ShardMsg::Command {
@@ -687,8 +686,8 @@ mod tests {
             id: Uuid::new_v4(),
             name: "core".into(),
             description: String::new(),
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
             escalation_policy: None,
             ack_timeout: None,
             auto_resolve_after: None,

@@ -272,7 +272,9 @@ impl EscalationSupervisor {
         state.wakes.insert((wake, chain));
         if state.armed_for.is_none_or(|armed| wake < armed) {
             state.armed_for = Some(wake);
-            let sleep = (wake - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let sleep = (wake - crate::clock::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
             myself.send_after(sleep, || SupervisorMsg::Wake);
         }
         state.gauges();
@@ -324,8 +326,8 @@ impl EscalationSupervisor {
             .engine
             .metrics()
             .store_retry("chain_activation", delay, error);
-        let wake =
-            Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
+        let wake = crate::clock::now()
+            + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
         Self::passivate(myself, state, chain, alert, wake);
     }
 
@@ -335,7 +337,7 @@ impl EscalationSupervisor {
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
         state.armed_for = None;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let due: Vec<Uuid> = state
             .wakes
             .iter()
@@ -405,7 +407,7 @@ impl EscalationSupervisor {
         let policy = load_policy(&state.deps, policy_id, &alert)
             .await?
             .ok_or_else(|| format!("escalation policy {policy_id} not found"))?;
-        let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, 0, Utc::now());
+        let chain = Chain::start(Uuid::new_v4(), alert_id, &policy, 0, crate::clock::now());
         if !store
             .insert_chain(&chain)
             .await
@@ -468,7 +470,7 @@ impl EscalationSupervisor {
                 alert_id,
                 &policy,
                 generation + 1,
-                Utc::now(),
+                crate::clock::now(),
             );
             if store
                 .insert_chain(&chain)
@@ -620,7 +622,7 @@ impl Actor for EscalationSupervisor {
                     tracing::error!(%chain, %error, "chain actor failed; restarting it from the store");
                     // Restarted through the timer queue, like a passive chain coming due:
                     // a restart the store fails is tried again with a backoff.
-                    let wake = Utc::now() + chrono::Duration::milliseconds(200);
+                    let wake = crate::clock::now() + chrono::Duration::milliseconds(200);
                     Self::passivate(&myself, state, chain, alert, wake);
                 }
             }
@@ -674,7 +676,7 @@ impl ChainState {
         let Some(at) = self.chain.next_fire_at else {
             return;
         };
-        let sleep = (at - Utc::now())
+        let sleep = (at - crate::clock::now())
             .to_std()
             .map_or(Duration::ZERO, |d| d.min(MAX_SLEEP));
         let me = myself.clone();
@@ -690,7 +692,7 @@ impl ChainState {
         let next = self.chain.next_fire_at?;
         let wake = self.sla_at.map_or(next, |sla| sla.min(next));
         let idle_after = chrono::Duration::from_std(self.deps.idle_after).ok()?;
-        (wake - Utc::now() > idle_after).then_some(wake)
+        (wake - crate::clock::now() > idle_after).then_some(wake)
     }
 
     /// Sleeps until the alert's SLA deadline, if its tier sets one for its severity.
@@ -699,7 +701,7 @@ impl ChainState {
             return;
         };
         self.sla_at = Some(deadline);
-        let sleep = (deadline - Utc::now())
+        let sleep = (deadline - crate::clock::now())
             .to_std()
             .map_or(Duration::ZERO, |d| d.min(MAX_SLEEP));
         let me = myself.clone();
@@ -720,7 +722,7 @@ impl ChainState {
         let Some((deadline, message)) = sla_deadline(&self.deps, &alert) else {
             return self.chain.status == ChainStatus::Active;
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         if alert.status != AlertStatus::Triggered {
             return self.chain.status == ChainStatus::Active;
         }
@@ -826,7 +828,7 @@ impl ChainState {
     /// call, storing the step), nothing is recorded: the step stays pending and is
     /// tried again after a backoff.
     async fn fire(&mut self) -> bool {
-        let now = Utc::now();
+        let now = crate::clock::now();
         if !self.chain.is_due(now) {
             return self.chain.status == ChainStatus::Active;
         }
@@ -1053,7 +1055,7 @@ impl Actor for ChainActor {
         let active = match message {
             ChainMsg::Fire => state.fire().await,
             ChainMsg::EscalateNow => {
-                state.chain.escalate_now(Utc::now());
+                state.chain.escalate_now(crate::clock::now());
                 state.fire().await
             }
             ChainMsg::Stop(reply) => {

@@ -87,7 +87,7 @@ impl Actor for FlapDampener {
             window: args.window,
             summaries: args.summaries,
             peers: HashMap::new(),
-            started: (Instant::now(), Utc::now()),
+            started: (Instant::now(), crate::clock::now()),
         })
     }
 

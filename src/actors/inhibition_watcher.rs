@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::router::Router;
-use crate::books::inhibitions::{HOLDER_PREFIX, InhibitionBook, source_holder};
+use crate::books::inhibitions::InhibitionBook;
 use crate::domain::alert::{ACTOR_ROUTING, Alert, AlertStatus};
+use crate::domain::holder::Holder;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::Command;
 use crate::store::{AlertQuery, Store};
@@ -91,7 +92,7 @@ impl InhibitionWatcher {
     /// Releases every held alert whose hold no longer stands: its source is gone, or no
     /// rule makes that source inhibit it any more.
     async fn reconcile(&self) {
-        let holders = match self.store.holders(HOLDER_PREFIX).await {
+        let holders = match self.store.holders(Holder::INHIBITOR_PREFIX).await {
             Ok(holders) => holders,
             Err(error) => {
                 tracing::error!(%error, "could not list inhibition holds");
@@ -99,10 +100,7 @@ impl InhibitionWatcher {
             }
         };
         for holder in holders {
-            let Some(source) = holder
-                .strip_prefix(HOLDER_PREFIX)
-                .and_then(|id| Uuid::parse_str(id).ok())
-            else {
+            let Some(Holder::Inhibitor(source)) = Holder::parse(&holder) else {
                 continue;
             };
             if !self.book.is_source(source) {
@@ -147,7 +145,11 @@ impl InhibitionWatcher {
     }
 
     async fn release_all(&self, source: Uuid) {
-        match self.store.held_by(&source_holder(source)).await {
+        match self
+            .store
+            .held_by(&Holder::Inhibitor(source).to_string())
+            .await
+        {
             Ok(held) => {
                 for id in held {
                     self.release(id).await;
@@ -216,7 +218,7 @@ pub async fn hold_targets(
                         "inhibited by alert {} (inhibition rule {:?})",
                         source.id, rule.name
                     ),
-                    held_by: Some(source_holder(source.id)),
+                    held_by: Some(Holder::Inhibitor(source.id)),
                 };
                 match engine.apply(target, command).await {
                     Ok(()) => held += 1,

@@ -9,15 +9,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Engine;
-use super::router::{Router, window_holder};
+use super::router::Router;
 use crate::books::WindowBook;
 use crate::domain::alert::{ACTOR_ROUTING, AlertStatus};
+use crate::domain::holder::Holder;
 use crate::domain::lifecycle::Command;
 use crate::domain::maintenance::{MaintenanceAction, MaintenanceWindow};
 use crate::domain::routing::RoutedAlert;
@@ -47,11 +47,11 @@ impl MaintenanceWatcher {
             .windows
             .current()
             .iter()
-            .filter(|w| w.active_at(Utc::now()))
+            .filter(|w| w.active_at(crate::clock::now()))
             .map(|w| w.id)
             .collect();
         loop {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let windows = self.windows.current();
             let next = windows
                 .iter()
@@ -64,7 +64,7 @@ impl MaintenanceWatcher {
                 () = changes.changed() => {}
                 () = tokio::time::sleep(next + Duration::from_millis(5)) => {}
             }
-            let now = Utc::now();
+            let now = crate::clock::now();
             let windows = self.windows.current();
             let current: BTreeSet<Uuid> = windows
                 .iter()
@@ -110,7 +110,7 @@ impl MaintenanceWatcher {
                     let command = Command::Suppress {
                         by: ACTOR_ROUTING.into(),
                         reason: format!("maintenance window {:?} opened", window.name),
-                        held_by: Some(window_holder(window.id)),
+                        held_by: Some(Holder::Window(window.id)),
                     };
                     match self.engine.apply(alert, command).await {
                         Ok(()) => held += 1,
@@ -131,7 +131,11 @@ impl MaintenanceWatcher {
 
     /// Lets go of what a closed window held; still-firing alerts are routed as new.
     async fn release(&self, window: Uuid) {
-        let held = match self.store.held_by(&window_holder(window)).await {
+        let held = match self
+            .store
+            .held_by(&Holder::Window(window).to_string())
+            .await
+        {
             Ok(held) => held,
             Err(error) => {
                 tracing::error!(%error, %window, "could not list held alerts");

@@ -26,7 +26,7 @@ use super::escalation::EscalationActors;
 use super::flap_dampener::{FlapMsg, PeerSummary};
 use super::inhibition_watcher::hold_targets;
 use crate::books::WindowBook;
-use crate::books::inhibitions::{InhibitionBook, source_holder};
+use crate::books::inhibitions::InhibitionBook;
 use crate::books::rules::{CompiledRules, RuleBook};
 use crate::books::service_defaults::ServiceDefaults;
 use crate::definitions::audit::{check_result, evaluation_to_pb};
@@ -36,6 +36,7 @@ use crate::domain::enrich::{
     BgpKind, FlapVerdict, LABEL_BGP_KIND, LABEL_BGP_PEER, LABEL_ESCALATE, LABEL_FLAPPING,
 };
 use crate::domain::escalation::Target;
+use crate::domain::holder::Holder;
 use crate::domain::inhibition::InhibitionRule;
 use crate::domain::lifecycle::{AlertChanges, Command};
 use crate::domain::maintenance::{MaintenanceAction, applicable};
@@ -215,7 +216,7 @@ async fn route_batch(
         .filter_map(|r| Some((r.alert, r.flaps.as_ref()?)))
         .collect();
     let alerts = current_alerts(&*parts.store, batch).await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let rules = parts.rules.current();
     // Sources first, so a target routed beside its source in one batch is held by it.
     // Without inhibition rules (the common storm case) the pass is skipped whole.
@@ -313,7 +314,7 @@ async fn route_one(
             MaintenanceAction::Suppress => Command::Suppress {
                 by: ACTOR_ROUTING.into(),
                 reason: format!("maintenance window {:?}", window.name),
-                held_by: Some(window_holder(window.id)),
+                held_by: Some(Holder::Window(window.id)),
             },
             MaintenanceAction::Annotate => {
                 routed
@@ -362,7 +363,7 @@ async fn route_one(
                 "inhibited by alert {} (inhibition rule {:?})",
                 inhibitor.source, inhibitor.rule_name
             ),
-            held_by: Some(source_holder(inhibitor.source)),
+            held_by: Some(Holder::Inhibitor(inhibitor.source)),
         };
         if let Err(error) = parts.engine.apply(alert, command).await {
             tracing::warn!(alert = %alert.id, %error, "could not inhibit an alert");
@@ -603,23 +604,6 @@ fn escalate_action(policy: Uuid) -> pb::RoutingAction {
     }
 }
 
-/// How a suppressing rule names itself as the holder of an alert; a timed hold carries
-/// its end (unix seconds), so the expiry watcher finds it in the store after a restart.
-pub fn rule_holder(rule: Uuid, until: Option<chrono::DateTime<Utc>>) -> String {
-    match until {
-        Some(until) => format!("{RULE_HOLDER}{rule}{UNTIL}{}", until.timestamp()),
-        None => format!("{RULE_HOLDER}{rule}"),
-    }
-}
-
-pub const RULE_HOLDER: &str = "rule:";
-pub const UNTIL: &str = ":until:";
-
-/// How a maintenance window names itself as the holder of the alerts it suppresses.
-pub fn window_holder(id: Uuid) -> String {
-    format!("window:{id}")
-}
-
 fn one_level_down(severity: Severity) -> Severity {
     match severity {
         Severity::Critical => Severity::High,
@@ -766,7 +750,7 @@ async fn page_target(
     context: serde_json::Value,
     empty: String,
 ) -> (String, String) {
-    let recipients = match parts.pager.expand(target, Utc::now()).await {
+    let recipients = match parts.pager.expand(target, crate::clock::now()).await {
         Ok(recipients) => recipients,
         Err(error) => return ("failed".into(), format!("who to page is unknown: {error}")),
     };
@@ -905,11 +889,11 @@ async fn act(
                 .and_then(|s| s.duration)
                 .filter(|d| d.seconds > 0 || d.nanos > 0)
                 .and_then(|d| chrono::Duration::try_seconds(d.seconds))
-                .map(|d| Utc::now() + d);
+                .map(|d| crate::clock::now() + d);
             let command = Command::Suppress {
                 by: ACTOR_ROUTING.into(),
                 reason: reason.clone(),
-                held_by: rule.map(|(id, _)| rule_holder(id, until)),
+                held_by: rule.map(|(id, _)| Holder::Rule { rule: id, until }),
             };
             match parts.engine.apply(alert, command).await {
                 Ok(()) => {

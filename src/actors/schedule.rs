@@ -347,7 +347,7 @@ impl ScheduleState {
         tracing::info!(schedule = %self.id, kind, %detail, "handoff message");
         let event = HandoffEvent {
             kind: kind.to_string(),
-            at: Utc::now(),
+            at: crate::clock::now(),
             detail,
         };
         if let Err(error) = self.deps.store.add_handoff_event(handoff.id, &event).await {
@@ -506,7 +506,7 @@ impl ScheduleState {
         match self
             .deps
             .store
-            .escalate_handoff(handoff.id, Utc::now())
+            .escalate_handoff(handoff.id, crate::clock::now())
             .await
         {
             Ok(true) => {}
@@ -530,7 +530,7 @@ impl ScheduleState {
 
     /// Takes every step that is due, then sleeps until the next one.
     async fn advance(&mut self, myself: &ActorRef<ScheduleMsg>) {
-        let now = Utc::now();
+        let now = crate::clock::now();
         while let Some(step) = self.next_step().filter(|s| s.at <= now) {
             self.take(&step).await;
             self.cursor = step.at;
@@ -582,7 +582,7 @@ impl Actor for ScheduleActor {
             deps,
             schedule,
             compiled,
-            cursor: Utc::now(),
+            cursor: crate::clock::now(),
             timer: None,
         };
         state.advance(&myself).await;

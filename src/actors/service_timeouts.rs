@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -71,7 +70,7 @@ impl ServiceTimeouts {
     async fn retrigger_stale(&self, service: &Service, timeout: Duration) {
         let Some(before) = chrono::Duration::from_std(timeout)
             .ok()
-            .map(|t| Utc::now() - t)
+            .map(|t| crate::clock::now() - t)
         else {
             return;
         };
@@ -124,7 +123,7 @@ impl ServiceTimeouts {
     async fn resolve_silent(&self, service: &Service, after: Duration) {
         let Some(before) = chrono::Duration::from_std(after)
             .ok()
-            .map(|t| Utc::now() - t)
+            .map(|t| crate::clock::now() - t)
         else {
             return;
         };

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::Engine;
-use super::router::{RULE_HOLDER, Router, UNTIL};
+use super::router::Router;
 use crate::domain::alert::ACTOR_ROUTING;
+use crate::domain::holder::Holder;
 use crate::domain::lifecycle::Command;
 use crate::store::Store;
 
@@ -34,14 +34,6 @@ pub struct SuppressionExpiry {
     pub shutdown: CancellationToken,
 }
 
-/// A timed hold as its holder string spells it: the rule and the end.
-pub fn parse_timed_holder(holder: &str) -> Option<(Uuid, DateTime<Utc>)> {
-    let (rule, until) = holder.strip_prefix(RULE_HOLDER)?.split_once(UNTIL)?;
-    let rule = Uuid::parse_str(rule).ok()?;
-    let until = DateTime::from_timestamp(until.parse().ok()?, 0)?;
-    Some((rule, until))
-}
-
 impl SuppressionExpiry {
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(self.run())
@@ -51,7 +43,7 @@ impl SuppressionExpiry {
         loop {
             let next = self.release_expired().await;
             let sleep = next
-                .and_then(|at| (at - Utc::now()).to_std().ok())
+                .and_then(|at| (at - crate::clock::now()).to_std().ok())
                 .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
@@ -63,17 +55,21 @@ impl SuppressionExpiry {
 
     /// Lets go of every hold that has ended; returns when the next one ends.
     async fn release_expired(&self) -> Option<DateTime<Utc>> {
-        let holders = match self.store.holders(RULE_HOLDER).await {
+        let holders = match self.store.holders(Holder::RULE_PREFIX).await {
             Ok(holders) => holders,
             Err(error) => {
                 tracing::error!(%error, "could not list timed suppressions");
                 return None;
             }
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut next: Option<DateTime<Utc>> = None;
         for holder in holders {
-            let Some((rule, until)) = parse_timed_holder(&holder) else {
+            let Some(Holder::Rule {
+                rule,
+                until: Some(until),
+            }) = Holder::parse(&holder)
+            else {
                 continue;
             };
             if until > now {
@@ -101,24 +97,5 @@ impl SuppressionExpiry {
             }
         }
         next
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actors::router::rule_holder;
-
-    #[test]
-    fn a_timed_holder_spells_its_rule_and_end() {
-        let rule = Uuid::new_v4();
-        let until = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        assert_eq!(
-            parse_timed_holder(&rule_holder(rule, Some(until))),
-            Some((rule, until))
-        );
-        assert_eq!(parse_timed_holder(&rule_holder(rule, None)), None);
-        assert_eq!(parse_timed_holder("window:abc"), None);
-        assert_eq!(parse_timed_holder("rule:not-a-uuid:until:5"), None);
     }
 }

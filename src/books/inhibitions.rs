@@ -19,13 +19,6 @@ use crate::store::{AlertQuery, Kind, Store, StoreError, StoredDefinition};
 /// Open alerts read per page while rebuilding the source index.
 const PAGE: i64 = 1_000;
 
-/// Who holds an alert an open source inhibits.
-pub fn source_holder(source: Uuid) -> String {
-    format!("{HOLDER_PREFIX}{source}")
-}
-
-pub const HOLDER_PREFIX: &str = "inhibit:";
-
 /// The source alert that inhibits an alert, and by which rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inhibitor {

@@ -59,6 +59,31 @@ pub enum AccessError {
     },
     #[error("an integration key may only send alerts")]
     IntegrationKeyNotAllowed,
+    #[error("{0}")]
+    NotTheirs(&'static str),
+}
+
+/// Something that belongs to one user: only they, or an admin, act on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owned {
+    /// Their profile (name, zone, quiet hours).
+    Profile,
+    /// Their contact methods.
+    ContactMethods,
+    /// A handoff they are the incoming person of.
+    IncomingShift,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Principal::User {
+                role: Role::Admin,
+                ..
+            }
+        )
+    }
 }
 
 fn describe(action: Action) -> &'static str {
@@ -93,6 +118,25 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), AccessErro
     }
 }
 
+/// The one place a permission on a user's own things is decided: the user themselves or
+/// an admin; never an integration key.
+pub fn authorize_own(principal: &Principal, owner: Uuid, what: Owned) -> Result<(), AccessError> {
+    let allowed = match principal {
+        Principal::User { user_id, .. } => *user_id == owner || principal.is_admin(),
+        Principal::Integration { .. } => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(AccessError::NotTheirs(match what {
+        Owned::Profile => "a user updates themselves; an admin updates anyone",
+        Owned::ContactMethods => {
+            "a user manages their own contact methods; an admin manages anyone's"
+        }
+        Owned::IncomingShift => "only the incoming person (or an admin) acknowledges a handoff",
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +145,33 @@ mod tests {
         Principal::User {
             user_id: Uuid::nil(),
             role,
+        }
+    }
+
+    #[test]
+    fn a_users_own_things_are_theirs_and_an_admins() {
+        let owner = Uuid::new_v4();
+        let them = Principal::User {
+            user_id: owner,
+            role: Role::Viewer,
+        };
+        let other = Principal::User {
+            user_id: Uuid::new_v4(),
+            role: Role::Responder,
+        };
+        let admin = Principal::User {
+            user_id: Uuid::new_v4(),
+            role: Role::Admin,
+        };
+        let key = Principal::Integration {
+            service_id: Uuid::nil(),
+            key_id: Uuid::nil(),
+        };
+        for what in [Owned::Profile, Owned::ContactMethods, Owned::IncomingShift] {
+            assert!(authorize_own(&them, owner, what).is_ok());
+            assert!(authorize_own(&admin, owner, what).is_ok());
+            assert!(authorize_own(&other, owner, what).is_err());
+            assert!(authorize_own(&key, owner, what).is_err());
         }
     }
 

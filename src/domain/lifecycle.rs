@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::alert::{ACTOR_SOURCE, Alert, AlertStatus};
 use super::fingerprint::AlertKey;
+use super::holder::Holder;
 use super::incoming::{IncomingAlert, SenderState};
 use super::severity::Severity;
 
@@ -116,8 +117,8 @@ pub enum AlertWrite {
         by: String,
         at: DateTime<Utc>,
         reason: String,
-        /// What holds it (`window:<id>`), so that thing can release it.
-        held_by: Option<String>,
+        /// What holds it, so that thing can release it.
+        held_by: Option<Holder>,
     },
     Unsuppress {
         alert: AlertRef,
@@ -300,8 +301,8 @@ pub enum Command {
     Suppress {
         by: String,
         reason: String,
-        /// What holds it (`window:<id>`), so that thing can release it.
-        held_by: Option<String>,
+        /// What holds it, so that thing can release it.
+        held_by: Option<Holder>,
     },
     /// What held the alert let it go: it is triggered again.
     Unsuppress {
@@ -659,7 +660,7 @@ mod tests {
         let hold = || Command::Suppress {
             by: "routing".into(),
             reason: "window".into(),
-            held_by: Some("window:1".into()),
+            held_by: Some(Holder::Window(Uuid::nil())),
         };
         let release = || Command::Unsuppress {
             by: "routing".into(),

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod enrich;
 pub mod escalation;
 pub mod fingerprint;
+pub mod holder;
 pub mod incoming;
 pub mod inhibition;
 pub mod lifecycle;

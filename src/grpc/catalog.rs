@@ -1,6 +1,5 @@
 //! `alerting.v1.CatalogService`: services and their integration keys.
 
-use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -70,7 +69,7 @@ impl CatalogApi {
             name: name.to_string(),
             key_hash: hash_secret(&plaintext),
             key_prefix: plaintext.chars().take(KEY_PREFIX_SHOWN).collect(),
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
             expires_at: None,
             revoked_at: None,
         };
@@ -121,7 +120,7 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::Service>, Status> {
         self.ctx.authorize(&request, Action::Administer).await?;
         let body = request.into_inner();
-        let now = Utc::now();
+        let now = crate::clock::now();
         let service = Service {
             id: Uuid::new_v4(),
             name: check_name(&body.name)?,
@@ -219,7 +218,7 @@ impl CatalogService for CatalogApi {
                 }
             }
         }
-        service.updated_at = Utc::now();
+        service.updated_at = crate::clock::now();
         if !self
             .ctx
             .store
@@ -321,7 +320,7 @@ impl CatalogService for CatalogApi {
                 .ok_or_else(|| Status::invalid_argument("grace_period: too long"))?,
         };
         let fresh = self.issue_key(old.service_id, &old.name).await?;
-        let ends = Utc::now() + grace;
+        let ends = crate::clock::now() + grace;
         let ends = old.expires_at.map_or(ends, |e| e.min(ends));
         self.ctx
             .store
@@ -341,7 +340,7 @@ impl CatalogService for CatalogApi {
         self.key(id).await?;
         self.ctx
             .store
-            .retire_integration_key(id, None, Some(Utc::now()))
+            .retire_integration_key(id, None, Some(crate::clock::now()))
             .await
             .map_err(store_status)?;
         self.ctx.auth.forget_all();

@@ -8,7 +8,6 @@
 //! and push methods have no provider that reaches one person: the method says so, and
 //! an admin may add them as verified.
 
-use chrono::Utc;
 use rand::Rng;
 use serde_json::json;
 use tonic::{Request, Response, Status};
@@ -18,7 +17,7 @@ use super::pb::directory::v1 as dir;
 use super::{Context, convert, parse_id, store_status};
 use crate::auth::hash_secret;
 use crate::definitions::contact_method::kind_from_pb;
-use crate::domain::access::{Action, Principal, Role};
+use crate::domain::access::{self, Action, Owned};
 use crate::domain::directory::{ContactKind, ContactMethod};
 use crate::domain::notify::message::{Kind, Priority};
 use crate::notify::notifier::{Notifier, channel_of};
@@ -57,22 +56,9 @@ impl ContactMethodApi {
     async fn owner<T>(&self, request: &Request<T>, user_id: &str) -> Result<(Uuid, bool), Status> {
         let principal = self.ctx.authorize(request, Action::Read).await?;
         let user = parse_id("user_id", user_id)?;
-        let admin = matches!(
-            principal,
-            Principal::User {
-                role: Role::Admin,
-                ..
-            }
-        );
-        let allowed = match principal {
-            Principal::User { user_id, .. } => user_id == user || admin,
-            Principal::Integration { .. } => false,
-        };
-        if !allowed {
-            return Err(Status::permission_denied(
-                "a user manages their own contact methods; an admin manages anyone's",
-            ));
-        }
+        access::authorize_own(&principal, user, Owned::ContactMethods)
+            .map_err(|e| Status::permission_denied(e.to_string()))?;
+        let admin = principal.is_admin();
         if self
             .ctx
             .store
@@ -165,7 +151,7 @@ impl ContactMethodApi {
             code_hash: Some(hash_secret(&code)),
             code_sent: false,
             code_detail: String::new(),
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
         };
         if given.verified && !admin {
             return Err(Status::permission_denied(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -261,7 +261,7 @@ impl EscalationService for EscalationApi {
             .ok_or_else(|| invalid("policy", "required"))?;
         let id = Uuid::new_v4();
         self.check(&compile(&policy, id)?).await?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         policy.id = id.to_string();
         policy.created_at = Some(convert::timestamp(now));
         policy.updated_at = policy.created_at;
@@ -313,7 +313,7 @@ impl EscalationService for EscalationApi {
         let id = parse_id("policy.id", &policy.id)?;
         let (previous, created) = self.policies.get(id).await?;
         self.check(&compile(&policy, id)?).await?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         policy.created_at = previous.created_at;
         policy.updated_at = Some(convert::timestamp(now));
         self.policies.update(id, &policy, created, now).await?;

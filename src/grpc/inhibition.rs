@@ -2,7 +2,6 @@
 //! saved (a bad matcher is INVALID_ARGUMENT naming it), stored in their wire form, and
 //! swapped into the inhibition book that routing consults after maintenance.
 
-use chrono::Utc;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -32,7 +31,7 @@ impl InhibitionApi {
             .ok_or_else(|| invalid("rule", "required"))?;
         let id = Uuid::new_v4();
         compile(&rule, id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         rule.id = id.to_string();
         rule.created_by = author(&principal);
         rule.created_at = Some(convert::timestamp(now));

@@ -2,7 +2,6 @@
 //! (a bad matcher or zone is INVALID_ARGUMENT naming the field) and swapped into the
 //! window book that routing consults before its rules.
 
-use chrono::Utc;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -61,7 +60,7 @@ impl MaintenanceService for MaintenanceApi {
             .ok_or_else(|| invalid("window", "required"))?;
         let id = Uuid::new_v4();
         compile(&window, id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         window.id = id.to_string();
         window.created_by = author(&principal);
         window.created_at = Some(convert::timestamp(now));
@@ -129,7 +128,7 @@ impl MaintenanceService for MaintenanceApi {
         compile(&window, id)?;
         window.created_by = previous.created_by;
         window.created_at = previous.created_at;
-        let now = Utc::now();
+        let now = crate::clock::now();
         window.updated_at = Some(convert::timestamp(now));
         self.ctx
             .store
@@ -177,7 +176,7 @@ impl MaintenanceService for MaintenanceApi {
         self.ctx.authorize(&request, Action::Read).await?;
         let now = match &request.get_ref().time {
             Some(t) => convert::instant("time", t)?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let active: Vec<Uuid> = self
             .windows
@@ -208,7 +207,7 @@ impl MaintenanceService for MaintenanceApi {
         let alert = body.alert.ok_or_else(|| invalid("alert", "required"))?;
         let now = match &body.time {
             Some(t) => convert::instant("time", t)?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let service = Uuid::parse_str(&alert.service_id).unwrap_or_default();
         let routed = super::routing::routed(&alert, &self.ctx.engine.enrichment().current())?;

@@ -161,7 +161,7 @@ impl<M: Reference> Registry<M> {
 /// Now, to the microsecond both stores keep, so what a write answers is what a read of
 /// it later gives.
 fn stored_now() -> chrono::DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    crate::clock::now().trunc_subsecs(6)
 }
 
 /// Compiles hostname patterns, each bounded in size so a pathological expression

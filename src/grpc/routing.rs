@@ -79,7 +79,7 @@ fn to_stored(rule: &pb::RoutingRule, id: Uuid, created: chrono::DateTime<Utc>) -
         tags: rule.tags.clone(),
         body: rule.encode_to_vec(),
         created_at: created,
-        updated_at: Utc::now(),
+        updated_at: crate::clock::now(),
     }
 }
 
@@ -133,7 +133,7 @@ impl RoutingService for RoutingApi {
             .ok_or_else(|| invalid("rule", "required"))?;
         let id = Uuid::new_v4();
         compile(&rule, id, self.rules.env(), "rule")?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         rule.id = id.to_string();
         rule.created_by = author(&principal);
         rule.updated_by = rule.created_by.clone();
@@ -228,7 +228,7 @@ impl RoutingService for RoutingApi {
         compile(&rule, id, self.rules.env(), "rule")?;
         rule.id = id.to_string();
         rule.updated_by = author(&principal);
-        rule.updated_at = Some(convert::timestamp(Utc::now()));
+        rule.updated_at = Some(convert::timestamp(crate::clock::now()));
         if !self
             .ctx
             .store
@@ -279,7 +279,7 @@ impl RoutingService for RoutingApi {
             let mut rule = decode(&stored)?;
             rule.priority = (i as i32 + 1) * 10;
             rule.updated_by = author(&principal);
-            rule.updated_at = Some(convert::timestamp(Utc::now()));
+            rule.updated_at = Some(convert::timestamp(crate::clock::now()));
             reordered.push((to_stored(&rule, *id, stored.created_at), rule));
         }
         for (stored, _) in &reordered {
@@ -328,7 +328,7 @@ impl RoutingService for RoutingApi {
         )?;
         let now = match &body.test_time {
             Some(t) => convert::instant("test_time", t)?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let set = crate::domain::routing::RuleSet::new(
             vec![compiled],
@@ -413,7 +413,7 @@ impl RoutingService for RoutingApi {
         )?;
         let now = match &body.simulate_time {
             Some(t) => convert::instant("simulate_time", t)?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let service = body
             .alert

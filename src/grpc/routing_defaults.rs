@@ -2,7 +2,6 @@
 //! rule matches, kept as one settings document and swapped into the rule book with the
 //! rules, so a decision sees rules and defaults from the same moment.
 
-use chrono::Utc;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -42,7 +41,7 @@ impl DefaultsApi {
         let principal = self.ctx.authorize(&request, Action::Administer).await?;
         let mut defaults = request.into_inner().defaults.unwrap_or_default();
         compile(&defaults)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         defaults.updated_by = author(&principal);
         defaults.updated_at = Some(convert::timestamp(now));
         self.ctx

@@ -16,7 +16,7 @@ use super::{Context, author, convert, invalid, page, parse_id, store_status};
 use crate::actors::schedule::ScheduleActors;
 use crate::definitions::Definitions;
 use crate::definitions::schedule::{compile, override_input};
-use crate::domain::access::{Action, Principal, Role};
+use crate::domain::access::{self, Action, Owned};
 use crate::domain::alert::Alert;
 use crate::domain::schedule::{
     Handoff, RangeError, Schedule, Shift, ShiftSource, validate_override,
@@ -211,7 +211,7 @@ impl ScheduleApi {
         compile(&schedule)?;
         self.check_references(&schedule).await?;
         let id = parse_id("schedule.id", &schedule.id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         schedule.updated_at = Some(convert::timestamp(now));
         self.schedules.update(id, &schedule, created, now).await?;
         self.actors.changed(id);
@@ -312,7 +312,7 @@ impl ScheduleService for ScheduleApi {
             .ok_or_else(|| invalid("schedule", "required"))?;
         let id = Uuid::new_v4();
         schedule.id = id.to_string();
-        let now = Utc::now();
+        let now = crate::clock::now();
         for rotation in &mut schedule.rotations {
             rotation.id = Uuid::new_v4().to_string();
         }
@@ -481,7 +481,7 @@ impl ScheduleService for ScheduleApi {
             .ok_or_else(|| invalid("override", "required"))?;
         created_override.id = Uuid::new_v4().to_string();
         created_override.created_by = author(&principal);
-        created_override.created_at = Some(convert::timestamp(Utc::now()));
+        created_override.created_at = Some(convert::timestamp(crate::clock::now()));
         let input = override_input(&created_override, "override")?;
         validate_override(&input, "override").map_err(|found| {
             Status::invalid_argument(
@@ -556,7 +556,7 @@ impl ScheduleService for ScheduleApi {
     ) -> Result<Response<pb::OnCallResponse>, Status> {
         self.ctx.authorize(&request, Action::Read).await?;
         let id = parse_id("schedule_id", &request.get_ref().schedule_id)?;
-        Ok(Response::new(self.on_call(id, Utc::now()).await?))
+        Ok(Response::new(self.on_call(id, crate::clock::now()).await?))
     }
 
     async fn get_on_call_at_time(
@@ -584,7 +584,7 @@ impl ScheduleService for ScheduleApi {
         let id = parse_id("schedule_id", &body.schedule_id)?;
         let from = match &body.start_time {
             Some(t) => convert::instant("start_time", t)?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let to = match &body.end_time {
             Some(t) => convert::instant("end_time", t)?,
@@ -659,18 +659,9 @@ impl ScheduleService for ScheduleApi {
             ));
         }
         // The incoming person takes their own shift; an admin may take it for them.
-        let allowed = match principal {
-            Principal::User { user_id, role } => {
-                user_id == handoff.incoming_user_id || role == Role::Admin
-            }
-            Principal::Integration { .. } => false,
-        };
-        if !allowed {
-            return Err(Status::permission_denied(
-                "only the incoming person (or an admin) acknowledges a handoff",
-            ));
-        }
-        let now = Utc::now();
+        access::authorize_own(&principal, handoff.incoming_user_id, Owned::IncomingShift)
+            .map_err(|e| Status::permission_denied(e.to_string()))?;
+        let now = crate::clock::now();
         let store = &self.ctx.store;
         if store
             .acknowledge_handoff(handoff.id, &author(&principal), now)

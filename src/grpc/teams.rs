@@ -99,7 +99,7 @@ impl TeamApi {
         created: chrono::DateTime<Utc>,
     ) -> Result<pb::Team, Status> {
         let id = parse_id("team.id", &team.id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         team.updated_at = Some(convert::timestamp(now));
         self.teams.update(id, &team, created, now).await?;
         Ok(team)
@@ -130,7 +130,7 @@ impl TeamService for TeamApi {
         let id = Uuid::new_v4();
         team.id = id.to_string();
         self.unique_name(&team).await?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         team.created_at = Some(convert::timestamp(now));
         team.updated_at = team.created_at;
         self.teams.insert(id, &team, now).await?;

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -132,7 +131,7 @@ impl TemplateApi {
         id: Uuid,
         version: i32,
     ) -> Result<pb::Template, Status> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         template.id = id.to_string();
         template.version = version;
         template.updated_at = Some(convert::timestamp(now));

@@ -1,7 +1,6 @@
 //! `directory.v1.UserService` on the built-in directory: users, their API tokens and
 //! their contact methods.
 
-use chrono::Utc;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -10,7 +9,7 @@ use super::pb::directory::v1 as dir;
 use super::pb::directory::v1::user_service_server::UserService;
 use super::{Context, convert, next_token, page, parse_id, store_status};
 use crate::auth::{API_TOKEN_PREFIX, hash_secret, new_secret};
-use crate::domain::access::{Action, Principal, Role};
+use crate::domain::access::{self, Action, Owned};
 use crate::domain::directory::{ApiToken, User};
 use crate::domain::notify::quiet::QuietHours;
 use crate::notify::notifier::Notifier;
@@ -49,7 +48,7 @@ pub async fn issue_token(
         name: name.to_string(),
         role,
         token_hash: hash_secret(&plaintext),
-        created_at: Utc::now(),
+        created_at: crate::clock::now(),
         revoked_at: None,
     };
     store.insert_api_token(&token).await?;
@@ -115,7 +114,7 @@ impl UserService for UserApi {
             email,
             timezone,
             quiet_hours,
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
         };
         self.ctx
             .store
@@ -135,15 +134,8 @@ impl UserService for UserApi {
             .user
             .ok_or_else(|| Status::invalid_argument("user: required"))?;
         let id = parse_id("user.id", &given.id)?;
-        let allowed = match principal {
-            Principal::User { user_id, role } => user_id == id || role == Role::Admin,
-            Principal::Integration { .. } => false,
-        };
-        if !allowed {
-            return Err(Status::permission_denied(
-                "a user updates themselves; an admin updates anyone",
-            ));
-        }
+        access::authorize_own(&principal, id, Owned::Profile)
+            .map_err(|e| Status::permission_denied(e.to_string()))?;
         let mut user = self
             .ctx
             .store
@@ -261,7 +253,7 @@ impl UserService for UserApi {
             .ok_or_else(missing)?;
         self.ctx
             .store
-            .revoke_api_token(id, Utc::now())
+            .revoke_api_token(id, crate::clock::now())
             .await
             .map_err(store_status)?;
         self.ctx.auth.forget_all();

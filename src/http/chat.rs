@@ -40,7 +40,7 @@ pub async fn slack_actions(
             "Slack actions are not configured ([notify.slack] signing_secret)".into(),
         ));
     };
-    verify_slack(secret, &headers, &body, chrono::Utc::now().timestamp())?;
+    verify_slack(secret, &headers, &body, crate::clock::now().timestamp())?;
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let payload = form
         .iter()

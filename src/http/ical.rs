@@ -8,7 +8,7 @@ use std::collections::hash_map::Entry;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use icalendar::{Calendar, Component, Event, EventLike};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -67,7 +67,7 @@ fn shifts(schedule: &pb::Schedule, feed: &Feed) -> Result<Vec<Shift>, ApiError> 
         return Err(ApiError::bad_request("days", format!("1 to {MAX_DAYS}")));
     }
     let compiled = schedule::compile(schedule).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     compiled
         .shifts(now - PAST, now + TimeDelta::days(days))
         .map_err(|e| ApiError::bad_request("days", e.to_string()))

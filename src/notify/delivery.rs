@@ -219,7 +219,7 @@ impl DeliverySupervisor {
         }
         let (_, quiet) = state.quiet.get(&user)?;
         let (hours, zone) = quiet.as_ref()?;
-        hours.holds_until(*zone, Utc::now())
+        hours.holds_until(*zone, crate::clock::now())
     }
 
     async fn dispatch(
@@ -243,7 +243,7 @@ impl DeliverySupervisor {
                 .push(item);
         }
         if !held.is_empty() {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let entries = held
                 .iter()
                 .map(|(item, until)| {
@@ -337,7 +337,7 @@ impl DeliverySupervisor {
                 },
             ),
         };
-        let record = request.record(Utc::now());
+        let record = request.record(crate::clock::now());
         let queued = Queued::of(&record, request.message.clone());
         state.deps.log.write(vec![Entry::Created(record)]).await;
         Self::dispatch(myself, state, queued.into_iter().collect()).await
@@ -592,7 +592,7 @@ impl DeliveryActor {
     async fn next(state: &mut DeliveryState) -> Option<Current> {
         let batch = state.queue.take()?;
         let batch = Self::drop_settled(state, batch).await?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         match batch {
             Batch::One(pending) => Some(Current {
                 id: pending.deliveries[0],
@@ -700,7 +700,7 @@ impl DeliveryActor {
                 .delivery_attempt(state.args.channel.as_str(), "dropped");
         }
         if !dropped.is_empty() {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let entries = dropped
                 .iter()
                 .flat_map(|p| {
@@ -760,7 +760,7 @@ impl DeliveryActor {
             return;
         };
         current.in_flight = false;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let attempt = i32::try_from(current.attempts).unwrap_or(i32::MAX);
         let provider = provider_of(state.args.channel);
         let transition = {

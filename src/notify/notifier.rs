@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::log::{DeliveryLogWriter, Entry};
@@ -101,7 +100,7 @@ impl Notifier {
         &self,
         requests: &[Request],
     ) -> Result<Vec<StoredDelivery>, StoreError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let records: Vec<StoredDelivery> = requests.iter().map(|r| r.record(now)).collect();
         self.store
             .write_delivery_log(&DeliveryLog {
@@ -121,7 +120,7 @@ impl Notifier {
     /// Records (through the log writer) and queues; for messages the engine makes,
     /// whose cause (the alert, the handoff) is already stored.
     pub async fn submit(&self, requests: Vec<Request>) -> Vec<Uuid> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut entries = Vec::with_capacity(requests.len());
         let mut queued = Vec::with_capacity(requests.len());
         for request in requests {

@@ -66,7 +66,7 @@ impl WebhookSender {
     /// POSTs JSON bytes, signed, to an operator's URL.
     pub async fn post_json(&self, url: &str, body: Vec<u8>) -> Result<Receipt, SendError> {
         let parsed = self.checked(url).await?;
-        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let timestamp = crate::clock::now().timestamp().to_string();
         let mut request = self
             .client
             .post(parsed)

@@ -521,7 +521,7 @@ macro_rules! impl_sql_store {
                         "UPDATE alerts SET status = 'suppressed', suppressed_by = $1, \
                          updated_at = $2 WHERE id = $3{OPEN}"
                     ))
-                    .bind(held_by.clone())
+                    .bind(held_by.map(|h| h.to_string()))
                     .bind(*at)
                     .bind(alert.id)
                     .execute(&mut **tx)

@@ -25,6 +25,8 @@ use oncall::pb::directory::v1::user_service_client::UserServiceClient;
 use oncall::pb::notification::v1::notification_service_client::NotificationServiceClient;
 use oncall::pb::notification::v1::template_service_client::TemplateServiceClient;
 use oncall::store::{Faults, FaultyStore};
+
+pub mod admin;
 use tonic::transport::Channel;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -660,7 +662,9 @@ pub async fn webhook_sink() -> (String, Received) {
     (format!("http://{address}"), received)
 }
 
-/// Polls `check` until it finds something, for at most 15 s.
+/// Polls `check` until it finds something, for at most 15 s of real time. It waits on a
+/// blocking thread, not a tokio timer, so it works under a paused clock too (and does
+/// not move it).
 pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -668,6 +672,49 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
             return found;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        real_sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits real time without a tokio timer: the runtime runs other tasks meanwhile.
+pub async fn real_sleep(duration: Duration) {
+    tokio::task::spawn_blocking(move || std::thread::sleep(duration))
+        .await
+        .expect("sleeping thread");
+}
+
+/// Time for a test that runs the server in-process under a paused clock
+/// (`#[tokio::test(start_paused = true)]`): wall time follows tokio's clock
+/// (`oncall::clock::follow_tokio_time`), and tokio's clock moves only when the test
+/// calls [`PausedClock::advance`]. Tokio moves a paused clock by itself whenever the
+/// runtime is idle, which a database query in flight looks like; while a blocking task
+/// runs it does not, so one is held open for the test's life.
+pub struct PausedClock {
+    _hold: std::sync::mpsc::Sender<()>,
+}
+
+impl PausedClock {
+    /// Call first in the test, before the server starts.
+    pub fn start() -> PausedClock {
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        tokio::task::spawn_blocking(move || {
+            // Returns when the sender drops, at the end of the test.
+            let _ = held.recv();
+        });
+        oncall::clock::follow_tokio_time();
+        PausedClock { _hold: hold }
+    }
+
+    /// Moves time on by `by`, ten seconds at a time, letting the server act on each
+    /// step's timers (and finish the I/O they start) before the next.
+    pub async fn advance(&self, by: Duration) {
+        let step = Duration::from_secs(10);
+        let mut left = by;
+        while !left.is_zero() {
+            let now = left.min(step);
+            tokio::time::advance(now).await;
+            left -= now;
+            real_sleep(Duration::from_millis(5)).await;
+        }
     }
 }
