@@ -1,5 +1,10 @@
-//! Persistence: one [`Store`] trait, implemented on SQLite (the embedded default) and on
+//! Persistence: the [`Store`] trait, implemented on SQLite (the embedded default) and on
 //! PostgreSQL (production). Both run the same conformance suite (`tests/store.rs`).
+//!
+//! [`Store`] is the sum of one trait per aggregate: [`AlertStore`], [`CatalogStore`],
+//! [`DirectoryStore`], [`DefinitionStore`], [`RoutingStore`], [`EscalationStore`],
+//! [`HandoffStore`] and [`NotificationStore`]. Through an `Arc<dyn Store>` their methods
+//! need no import; on a concrete store type, `use crate::store::prelude::*;`.
 //!
 //! The store knows rows, not rules: it never decides a lifecycle transition, it records
 //! the [`AlertWrite`]s the engine decided, in order, in one transaction per commit.
@@ -237,50 +242,33 @@ pub struct AlertQuery {
     pub offset: i64,
 }
 
+/// The whole store: every aggregate's trait, plus what belongs to none of them. Through an
+/// `Arc<dyn Store>` (or an `S: Store` bound) every sub-trait's methods can be called as
+/// they are; code that calls them on a concrete store type imports [`prelude`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    AlertStore
+    + CatalogStore
+    + DirectoryStore
+    + DefinitionStore
+    + RoutingStore
+    + EscalationStore
+    + HandoffStore
+    + NotificationStore
+    + Send
+    + Sync
+    + 'static
+{
     /// The change signal: bumped by every definition write on this node.
     fn changes(&self) -> &Changes;
 
     /// Answers when the database does: the readiness check.
     async fn ping(&self) -> StoreResult<()>;
+}
 
-    async fn insert_service(&self, service: &Service) -> StoreResult<()>;
-    async fn get_service(&self, id: Uuid) -> StoreResult<Option<Service>>;
-    async fn list_services(
-        &self,
-        name_contains: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Page<Service>>;
-    /// False when no such service exists.
-    async fn update_service(&self, service: &Service) -> StoreResult<bool>;
-    /// Deletes the service and its keys; false when no such service exists.
-    async fn delete_service(&self, id: Uuid) -> StoreResult<bool>;
-
-    async fn insert_integration_key(&self, key: &IntegrationKey) -> StoreResult<()>;
-    async fn get_integration_key(&self, id: Uuid) -> StoreResult<Option<IntegrationKey>>;
-    async fn find_integration_key(&self, key_hash: &str) -> StoreResult<Option<IntegrationKey>>;
-    async fn list_integration_keys(&self, service_id: Uuid) -> StoreResult<Vec<IntegrationKey>>;
-    /// Sets when a key stops working (rotation) or that it stopped (revocation).
-    async fn retire_integration_key(
-        &self,
-        id: Uuid,
-        expires_at: Option<DateTime<Utc>>,
-        revoked_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<()>;
-
-    async fn insert_user(&self, user: &User) -> StoreResult<()>;
-    async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>>;
-    async fn update_user(&self, user: &User) -> StoreResult<bool>;
-    async fn find_user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<Page<User>>;
-    async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;
-    async fn get_api_token(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
-    async fn find_api_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
-    async fn list_api_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>>;
-    async fn revoke_api_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
-
+/// Alerts and their timelines: the engine's commits, and what it and the edges read back.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
     /// Records the writes, in order, in one transaction: all or none.
     async fn commit(&self, writes: &[AlertWrite]) -> StoreResult<()>;
     async fn get_alert(&self, id: Uuid) -> StoreResult<Option<Alert>>;
@@ -310,27 +298,50 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Alert>>;
     /// The highest alert number handed out, 0 when there is none.
     async fn max_alert_number(&self) -> StoreResult<i64>;
+}
 
-    async fn insert_rule(&self, rule: &StoredRule) -> StoreResult<()>;
-    async fn get_rule(&self, id: Uuid) -> StoreResult<Option<StoredRule>>;
-    /// Every rule, in priority order.
-    async fn list_rules(&self) -> StoreResult<Vec<StoredRule>>;
-    /// False when no such rule exists.
-    async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
-    async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
-
-    async fn insert_definition(&self, kind: Kind, definition: &StoredDefinition)
-    -> StoreResult<()>;
-    async fn get_definition(&self, kind: Kind, id: Uuid) -> StoreResult<Option<StoredDefinition>>;
-    /// Every definition of a kind, in the kind's order (see [`Kind::order_by`]).
-    async fn list_definitions(&self, kind: Kind) -> StoreResult<Vec<StoredDefinition>>;
-    /// Replaces name, body and updated_at; false when no such definition exists.
-    async fn update_definition(
+/// The service catalog: services and the integration keys senders present.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    async fn insert_service(&self, service: &Service) -> StoreResult<()>;
+    async fn get_service(&self, id: Uuid) -> StoreResult<Option<Service>>;
+    async fn list_services(
         &self,
-        kind: Kind,
-        definition: &StoredDefinition,
-    ) -> StoreResult<bool>;
-    async fn delete_definition(&self, kind: Kind, id: Uuid) -> StoreResult<bool>;
+        name_contains: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Page<Service>>;
+    /// False when no such service exists.
+    async fn update_service(&self, service: &Service) -> StoreResult<bool>;
+    /// Deletes the service and its keys; false when no such service exists.
+    async fn delete_service(&self, id: Uuid) -> StoreResult<bool>;
+
+    async fn insert_integration_key(&self, key: &IntegrationKey) -> StoreResult<()>;
+    async fn get_integration_key(&self, id: Uuid) -> StoreResult<Option<IntegrationKey>>;
+    async fn find_integration_key(&self, key_hash: &str) -> StoreResult<Option<IntegrationKey>>;
+    async fn list_integration_keys(&self, service_id: Uuid) -> StoreResult<Vec<IntegrationKey>>;
+    /// Sets when a key stops working (rotation) or that it stopped (revocation).
+    async fn retire_integration_key(
+        &self,
+        id: Uuid,
+        expires_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+}
+
+/// The directory: users, their API tokens and their contact methods.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    async fn find_user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, limit: i64, offset: i64) -> StoreResult<Page<User>>;
+    async fn insert_api_token(&self, token: &ApiToken) -> StoreResult<()>;
+    async fn get_api_token(&self, id: Uuid) -> StoreResult<Option<ApiToken>>;
+    async fn find_api_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_api_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>>;
+    async fn revoke_api_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
 
     /// Fails with `Conflict` when the user already has this kind and address.
     async fn insert_contact_method(&self, method: &ContactMethod) -> StoreResult<()>;
@@ -347,42 +358,41 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces verified, code_hash, code_sent and code_detail.
     async fn update_contact_method(&self, method: &ContactMethod) -> StoreResult<bool>;
     async fn delete_contact_method(&self, id: Uuid) -> StoreResult<bool>;
+}
 
-    /// Records a new chain; false when the alert already has one on that policy in that
-    /// generation.
-    async fn insert_chain(&self, chain: &Chain) -> StoreResult<bool>;
-    async fn get_chain(&self, id: Uuid) -> StoreResult<Option<Chain>>;
-    /// An alert's chains, oldest first.
-    async fn chains_of_alert(&self, alert_id: Uuid) -> StoreResult<Vec<Chain>>;
-    /// Every active chain, soonest due first.
-    async fn active_chains(&self) -> StoreResult<Vec<Chain>>;
-    /// Stores a chain's new state and the pages its step decided, in one transaction;
-    /// a page whose key is already stored is left as it is.
-    async fn save_chain(&self, chain: &Chain, pages: &[StoredPage]) -> StoreResult<()>;
-    /// A chain's pages, oldest first.
-    async fn pages_of_chain(&self, chain_id: Uuid) -> StoreResult<Vec<StoredPage>>;
-    async fn mark_page(&self, id: Uuid, outcome: &str, detail: &str) -> StoreResult<()>;
-
-    /// Records a handoff once: false when this schedule's rotation already has one at
-    /// that instant (a restarted schedule actor meeting it again).
-    async fn insert_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
-    async fn get_handoff(&self, id: Uuid) -> StoreResult<Option<StoredHandoff>>;
-    /// A schedule's handoffs, newest first.
-    async fn list_handoffs(&self, schedule_id: Uuid, limit: i64)
-    -> StoreResult<Vec<StoredHandoff>>;
-    /// Marks a handoff acknowledged; false when it already was (or does not exist).
-    async fn acknowledge_handoff(&self, id: Uuid, by: &str, at: DateTime<Utc>)
-    -> StoreResult<bool>;
-    /// Marks a handoff escalated; false when it was acknowledged or escalated first, so
-    /// an acknowledgement racing the deadline wins.
-    async fn escalate_handoff(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool>;
-    async fn add_handoff_event(&self, handoff_id: Uuid, event: &HandoffEvent) -> StoreResult<()>;
-    /// A handoff's events, oldest first.
-    async fn handoff_events(&self, handoff_id: Uuid) -> StoreResult<Vec<HandoffEvent>>;
+/// Named definitions, one table per [`Kind`], and settings documents. Every definition
+/// write bumps [`Store::changes`].
+#[async_trait]
+pub trait DefinitionStore: Send + Sync {
+    async fn insert_definition(&self, kind: Kind, definition: &StoredDefinition)
+    -> StoreResult<()>;
+    async fn get_definition(&self, kind: Kind, id: Uuid) -> StoreResult<Option<StoredDefinition>>;
+    /// Every definition of a kind, in the kind's order (see [`Kind::order_by`]).
+    async fn list_definitions(&self, kind: Kind) -> StoreResult<Vec<StoredDefinition>>;
+    /// Replaces name, body and updated_at; false when no such definition exists.
+    async fn update_definition(
+        &self,
+        kind: Kind,
+        definition: &StoredDefinition,
+    ) -> StoreResult<bool>;
+    async fn delete_definition(&self, kind: Kind, id: Uuid) -> StoreResult<bool>;
 
     /// A settings document by name (`routing_defaults`), if one was saved.
     async fn get_document(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     async fn put_document(&self, name: &str, body: &[u8], at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Routing: the rules, the decisions recorded against alerts (audit and routed marks),
+/// and the holds on suppressed alerts.
+#[async_trait]
+pub trait RoutingStore: Send + Sync {
+    async fn insert_rule(&self, rule: &StoredRule) -> StoreResult<()>;
+    async fn get_rule(&self, id: Uuid) -> StoreResult<Option<StoredRule>>;
+    /// Every rule, in priority order.
+    async fn list_rules(&self) -> StoreResult<Vec<StoredRule>>;
+    /// False when no such rule exists.
+    async fn update_rule(&self, rule: &StoredRule) -> StoreResult<bool>;
+    async fn delete_rule(&self, id: Uuid) -> StoreResult<bool>;
 
     /// Records routing decisions and marks their alerts routed, in one transaction.
     /// `routed` may name alerts without an audit entry (no rule had anything to say).
@@ -405,7 +415,51 @@ pub trait Store: Send + Sync + 'static {
     async fn holders(&self, prefix: &str) -> StoreResult<Vec<String>>;
     /// Open alerts routing has not acted on yet, oldest first.
     async fn unrouted_alerts(&self) -> StoreResult<Vec<Uuid>>;
+}
 
+/// Escalation: each alert's chains on its policies, and the pages their steps decided.
+#[async_trait]
+pub trait EscalationStore: Send + Sync {
+    /// Records a new chain; false when the alert already has one on that policy in that
+    /// generation.
+    async fn insert_chain(&self, chain: &Chain) -> StoreResult<bool>;
+    async fn get_chain(&self, id: Uuid) -> StoreResult<Option<Chain>>;
+    /// An alert's chains, oldest first.
+    async fn chains_of_alert(&self, alert_id: Uuid) -> StoreResult<Vec<Chain>>;
+    /// Every active chain, soonest due first.
+    async fn active_chains(&self) -> StoreResult<Vec<Chain>>;
+    /// Stores a chain's new state and the pages its step decided, in one transaction;
+    /// a page whose key is already stored is left as it is.
+    async fn save_chain(&self, chain: &Chain, pages: &[StoredPage]) -> StoreResult<()>;
+    /// A chain's pages, oldest first.
+    async fn pages_of_chain(&self, chain_id: Uuid) -> StoreResult<Vec<StoredPage>>;
+    async fn mark_page(&self, id: Uuid, outcome: &str, detail: &str) -> StoreResult<()>;
+}
+
+/// Schedule handoffs, and what was sent (or not) about each.
+#[async_trait]
+pub trait HandoffStore: Send + Sync {
+    /// Records a handoff once: false when this schedule's rotation already has one at
+    /// that instant (a restarted schedule actor meeting it again).
+    async fn insert_handoff(&self, handoff: &StoredHandoff) -> StoreResult<bool>;
+    async fn get_handoff(&self, id: Uuid) -> StoreResult<Option<StoredHandoff>>;
+    /// A schedule's handoffs, newest first.
+    async fn list_handoffs(&self, schedule_id: Uuid, limit: i64)
+    -> StoreResult<Vec<StoredHandoff>>;
+    /// Marks a handoff acknowledged; false when it already was (or does not exist).
+    async fn acknowledge_handoff(&self, id: Uuid, by: &str, at: DateTime<Utc>)
+    -> StoreResult<bool>;
+    /// Marks a handoff escalated; false when it was acknowledged or escalated first, so
+    /// an acknowledgement racing the deadline wins.
+    async fn escalate_handoff(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn add_handoff_event(&self, handoff_id: Uuid, event: &HandoffEvent) -> StoreResult<()>;
+    /// A handoff's events, oldest first.
+    async fn handoff_events(&self, handoff_id: Uuid) -> StoreResult<Vec<HandoffEvent>>;
+}
+
+/// Notifications: versioned message templates, and deliveries with their attempts.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
     // Notification templates: a new version never replaces an old one.
     /// Fails with `Conflict` when that id and version exist (a concurrent update).
     async fn insert_template_version(&self, template: &StoredTemplate) -> StoreResult<()>;
@@ -428,6 +482,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delivery_attempts(&self, id: Uuid) -> StoreResult<Vec<DeliveryAttempt>>;
     /// Deliveries still waiting to be sent (pending or retrying, not in a digest).
     async fn unfinished_deliveries(&self) -> StoreResult<Vec<StoredDelivery>>;
+}
+
+/// The sub-traits, imported anonymously: `use crate::store::prelude::*;` brings every
+/// aggregate's methods into scope without naming the traits. A `dyn Store` needs none of
+/// it (a trait object's supertrait methods are always in scope); a concrete store type
+/// (`SqliteStore`, `FaultyStore`) does.
+pub mod prelude {
+    pub use super::AlertStore as _;
+    pub use super::CatalogStore as _;
+    pub use super::DefinitionStore as _;
+    pub use super::DirectoryStore as _;
+    pub use super::EscalationStore as _;
+    pub use super::HandoffStore as _;
+    pub use super::NotificationStore as _;
+    pub use super::RoutingStore as _;
 }
 
 /// Opens the store a URL names, creating and migrating it as needed.

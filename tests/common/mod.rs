@@ -142,8 +142,12 @@ const PORT_ATTEMPTS: usize = 5;
 /// The OS's word for a port someone else holds (EADDRINUSE), as the server reports it.
 const PORT_TAKEN: &str = "Address already in use";
 
+/// The server binary: this build's, or another build's named by `ONCALL_BINARY` (how the
+/// stored-definition fixtures were written by the release before the redesign).
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_oncall"))
+    std::env::var_os("ONCALL_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_oncall")))
 }
 
 /// A running `oncall serve`: the real binary, or `server::run` in this process.
