@@ -4,6 +4,9 @@
 //! The engine keeps only an [`AlertState`] per open alert (a few dozen bytes); the
 //! store keeps the rest. Every decision returns the [`AlertWrite`] that records it, so
 //! the state in memory never runs ahead of what will be committed.
+//!
+//! Over 600 lines because of its tests (the second half): every transition is checked
+//! beside the function that decides it.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};

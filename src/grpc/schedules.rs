@@ -1,6 +1,11 @@
 //! `alerting.routing.v1.ScheduleService`: schedules with their rotations and overrides,
 //! checked and compiled when saved (every problem named by its field), answered by the
 //! pure maths in `domain::schedule`, and handed to the schedule actors when they change.
+//!
+//! Over 600 lines on purpose: the service has seventeen RPCs (schedules, overrides,
+//! who is on call, shifts, gaps, handoffs and their acknowledgement), each a short
+//! handler over the shared loading and reference checks at the top; the rules they
+//! apply live in `definitions::schedule` and `domain::schedule`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

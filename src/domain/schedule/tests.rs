@@ -2,6 +2,9 @@
 //! Australia/Lord_Howe and Asia/Kolkata across 2026 and 2027, cadence
 //! counting, restrictions, overrides, paging fallback, gaps, handoffs,
 //! validation and range limits.
+//!
+//! Over 600 lines on purpose: one file of worked examples, each a few lines, read
+//! together as the schedule maths' specification.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::America::New_York;
