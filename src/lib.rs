@@ -24,6 +24,7 @@ pub mod http;
 pub mod notify;
 pub mod paging;
 pub mod pb;
+pub mod retry;
 pub mod secret;
 pub mod server;
 pub mod store;

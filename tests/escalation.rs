@@ -4,61 +4,15 @@
 
 mod common;
 
-use common::{ADMIN_TOKEN, Db, Received, Server, authed, eventually, webhook_sink};
+use common::admin::{seconds, step, to_user};
+use common::{ADMIN_TOKEN, Db, Server, authed, eventually, paged, webhook_sink};
 use futures_util::StreamExt;
 use std::time::Duration;
 
 use oncall::pb::alerting::routing::v1 as pb;
 use oncall::pb::alerting::routing::v1::escalation_service_client::EscalationServiceClient;
 use oncall::pb::alerting::v1 as alerting;
-use oncall::pb::directory::v1 as dir;
 use tonic::Code;
-
-fn seconds(s: i64) -> Option<prost_types::Duration> {
-    Some(prost_types::Duration {
-        seconds: s,
-        nanos: 0,
-    })
-}
-
-fn to_user(user: &str) -> pb::EscalationTarget {
-    pb::EscalationTarget {
-        r#type: pb::EscalationTargetType::User as i32,
-        user_id: user.into(),
-        ..Default::default()
-    }
-}
-
-fn step(delay: i64, targets: Vec<pb::EscalationTarget>) -> pb::EscalationStep {
-    pb::EscalationStep {
-        delay: seconds(delay),
-        targets,
-        ..Default::default()
-    }
-}
-
-/// A user paged through a verified webhook on the sink, at `/<name>`.
-async fn pageable(server: &Server, sink: &str, name: &str) -> String {
-    let (user, _) = server.user_with_token(name, dir::Role::Responder).await;
-    server
-        .users()
-        .await
-        .add_contact_method(authed(
-            dir::AddContactMethodRequest {
-                user_id: user.clone(),
-                method: Some(dir::ContactMethod {
-                    r#type: dir::ContactMethodType::Webhook as i32,
-                    address: format!("{sink}/{name}"),
-                    verified: true,
-                    ..Default::default()
-                }),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap();
-    user
-}
 
 async fn policy(
     client: &mut EscalationServiceClient<tonic::transport::Channel>,
@@ -122,17 +76,6 @@ async fn acknowledge(server: &Server, alert: &str, user: &str) {
         .unwrap();
 }
 
-/// Who was paged for an alert, in arrival order (the sink path names them).
-fn paged(received: &Received, alert: &str) -> Vec<String> {
-    received
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, body)| body["type"] == "page" && body["alert"]["id"] == alert)
-        .map(|(path, _)| path.trim_start_matches('/').to_string())
-        .collect()
-}
-
 async fn start(
     client: &mut EscalationServiceClient<tonic::transport::Channel>,
     alert: &str,
@@ -157,8 +100,8 @@ async fn steps_page_in_order_and_an_ack_stops_the_chain() {
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("core").await;
-    let alice = pageable(&server, &sink, "alice").await;
-    let bob = pageable(&server, &sink, "bob").await;
+    let alice = server.pageable_user(&sink, "alice").await;
+    let bob = server.pageable_user(&sink, "bob").await;
     let mut escalation = server.escalation().await;
     let core = policy(
         &mut escalation,
@@ -279,8 +222,8 @@ async fn a_kill_between_steps_neither_loses_nor_repeats_a_page() {
     let db = Db::sqlite();
     let mut server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("core").await;
-    let alice = pageable(&server, &sink, "alice").await;
-    let bob = pageable(&server, &sink, "bob").await;
+    let alice = server.pageable_user(&sink, "alice").await;
+    let bob = server.pageable_user(&sink, "bob").await;
     let mut escalation = server.escalation().await;
     let core = policy(
         &mut escalation,
@@ -324,7 +267,7 @@ async fn routing_escalates_and_cycles_are_refused() {
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("core").await;
-    let alice = pageable(&server, &sink, "alice").await;
+    let alice = server.pageable_user(&sink, "alice").await;
     let mut escalation = server.escalation().await;
     let tier2 = policy(
         &mut escalation,
@@ -583,8 +526,8 @@ async fn customer_tiers_scale_delays_and_an_sla_breach_jumps_to_the_next_step() 
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
     let (_, key) = server.service_with_key("customers").await;
-    let alice = pageable(&server, &sink, "alice").await;
-    let bob = pageable(&server, &sink, "bob").await;
+    let alice = server.pageable_user(&sink, "alice").await;
+    let bob = server.pageable_user(&sink, "bob").await;
     tier(&server, "enterprise", 0.5, 0).await;
     tier(&server, "platinum", 1.0, 1).await;
     let mut escalation = server.escalation().await;
@@ -673,8 +616,8 @@ async fn services_and_teams_escalate_by_default() {
     let (sink, received) = webhook_sink().await;
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
-    let alice = pageable(&server, &sink, "alice").await;
-    let bob = pageable(&server, &sink, "bob").await;
+    let alice = server.pageable_user(&sink, "alice").await;
+    let bob = server.pageable_user(&sink, "bob").await;
     let mut escalation = server.escalation().await;
     let to_alice = policy(
         &mut escalation,
@@ -765,7 +708,7 @@ async fn an_ack_timeout_triggers_again_and_restarts_the_chain_and_silence_resolv
     let (sink, received) = webhook_sink().await;
     let db = Db::sqlite();
     let server = Server::start_with(&db, &["--allow-private-destinations"]).await;
-    let alice = pageable(&server, &sink, "alice").await;
+    let alice = server.pageable_user(&sink, "alice").await;
     let mut escalation = server.escalation().await;
     let to_alice = policy(
         &mut escalation,
@@ -866,8 +809,8 @@ async fn idle_chains_give_up_their_actors_and_come_back_when_needed() {
     )
     .await;
     let (_, key) = server.service_with_key("core").await;
-    let alice = pageable(&server, &sink, "alice").await;
-    let bob = pageable(&server, &sink, "bob").await;
+    let alice = server.pageable_user(&sink, "alice").await;
+    let bob = server.pageable_user(&sink, "bob").await;
     let mut escalation = server.escalation().await;
     let slow = policy(
         &mut escalation,

@@ -8,21 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::admin::{step, to_user};
-use common::{ADMIN_TOKEN, Db, PausedClock, Received, Server, authed, eventually, webhook_sink};
+use common::{ADMIN_TOKEN, Db, PausedClock, Server, authed, eventually, paged, webhook_sink};
 use oncall::pb::alerting::routing::v1 as routing;
 
 const HOUR: i64 = 3_600;
-
-/// Who was paged for an alert, in arrival order (the sink path names them).
-fn paged(received: &Received, alert: &str) -> Vec<String> {
-    received
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, body)| body["type"] == "page" && body["alert"]["id"] == alert)
-        .map(|(path, _)| path.trim_start_matches('/').to_string())
-        .collect()
-}
 
 #[tokio::test(start_paused = true)]
 async fn an_hour_long_escalation_step_fires_when_the_clock_gets_there() {

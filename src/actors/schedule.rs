@@ -26,13 +26,13 @@ use crate::definitions::Definitions;
 use crate::definitions::schedule::{compile, reminders};
 use crate::definitions::team::managers;
 use crate::directory::Directory;
-use crate::domain::backoff::Backoff;
 use crate::domain::notify::message::{Kind as MessageKind, Priority};
 use crate::domain::schedule::{Handoff, HandoffStep, PlannedStep, Schedule};
 use crate::handoff_summary::summarize;
 use crate::notify::notifier::{Notifier, pageable};
 use crate::notify::webhook::WebhookSender;
 use crate::pb::alerting::routing::v1 as pb;
+use crate::retry::retry_later;
 use crate::store::{HandoffEvent, Kind, Store, StoredHandoff};
 use crate::telemetry::Metrics;
 
@@ -182,13 +182,14 @@ impl Actor for ScheduleSupervisor {
         if let Err(error) = Self::refresh(&myself, state, schedule).await {
             // Tried again with a backoff until the store answers: a schedule's actor is
             // never left down because the database blinked.
-            let attempt = attempt.saturating_add(1);
-            let delay = Backoff::STORE.delay(attempt);
-            state
-                .deps
-                .metrics
-                .store_retry("schedule_refresh", delay, &error);
-            myself.send_after(delay, move || SupervisorMsg::Refresh { schedule, attempt });
+            retry_later(
+                &myself,
+                &state.deps.metrics,
+                "schedule_refresh",
+                attempt.saturating_add(1),
+                &error,
+                move |attempt| SupervisorMsg::Refresh { schedule, attempt },
+            );
         }
         Ok(())
     }

@@ -4,129 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use chrono::TimeDelta;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::listing::page_of;
 use super::pb::alerting::routing::v1 as pb;
 use super::pb::alerting::routing::v1::escalation_service_server::EscalationService;
-use super::{Context, check_optional_url, convert, invalid, page, parse_id, store_status};
+use super::{Context, convert, invalid, page, parse_id, store_status};
 use crate::actors::escalation::EscalationActors;
 use crate::definitions::Definitions;
+use crate::definitions::escalation::compile;
 use crate::domain::access::Action;
-use crate::domain::escalation::{Chain, Exhausted, Policy, Step, Target, find_cycle};
-use crate::domain::routing::{CelCondition, CelEnv};
-use crate::domain::severity::Severity;
+use crate::domain::escalation::{Chain, Exhausted, Policy, Target, find_cycle};
 use crate::store::StoredPage;
-
-fn target(t: &pb::EscalationTarget, at: &str) -> Result<Target, Status> {
-    use pb::EscalationTargetType as T;
-    let id = |field: &str, value: &str| parse_id(&format!("{at}.{field}"), value);
-    match T::try_from(t.r#type) {
-        Ok(T::User) => Ok(Target::User(id("user_id", &t.user_id)?)),
-        Ok(T::Schedule) => Ok(Target::Schedule {
-            id: id("schedule_id", &t.schedule_id)?,
-            level: match t.level {
-                0 => 1,
-                l if l < 0 => return Err(invalid(format!("{at}.level"), "must be at least 1")),
-                l => l.unsigned_abs(),
-            },
-        }),
-        Ok(T::Team) => Ok(Target::Team(id("team_id", &t.team_id)?)),
-        Ok(T::Channel) => {
-            if t.webhook_url.is_empty() {
-                return Err(invalid(format!("{at}.webhook_url"), "required"));
-            }
-            check_optional_url(&format!("{at}.webhook_url"), &t.webhook_url)?;
-            Ok(Target::Channel(t.webhook_url.clone()))
-        }
-        Ok(T::Policy) => Ok(Target::Policy(id("policy_id", &t.policy_id)?)),
-        _ => Err(invalid(format!("{at}.type"), "required")),
-    }
-}
-
-/// Checks a policy as written and compiles it; errors name the field under `policy`.
-pub fn compile(policy: &pb::EscalationPolicy, id: Uuid) -> Result<Policy, Status> {
-    if policy.name.trim().is_empty() {
-        return Err(invalid("policy.name", "required"));
-    }
-    if policy.steps.is_empty() {
-        return Err(invalid("policy.steps", "give at least one step"));
-    }
-    let delay = |field: String, d: Option<&prost_types::Duration>| match d {
-        None => Ok(TimeDelta::zero()),
-        Some(d) if d.seconds < 0 || d.nanos < 0 => Err(invalid(field, "must not be negative")),
-        Some(d) => TimeDelta::try_seconds(d.seconds)
-            .map(|s| s + TimeDelta::nanoseconds(i64::from(d.nanos)))
-            .ok_or_else(|| invalid(field, "too long")),
-    };
-    let mut steps = Vec::with_capacity(policy.steps.len());
-    for (i, step) in policy.steps.iter().enumerate() {
-        let at = format!("policy.steps[{i}]");
-        if step.targets.is_empty() {
-            return Err(invalid(format!("{at}.targets"), "give at least one target"));
-        }
-        let skip = if step.skip_condition_cel.trim().is_empty() {
-            None
-        } else {
-            Some(
-                CelCondition::compile(&step.skip_condition_cel, &CelEnv::new())
-                    .map_err(|e| invalid(format!("{at}.skip_condition_cel"), e))?,
-            )
-        };
-        steps.push(Step {
-            skip,
-            delay: delay(format!("{at}.delay"), step.delay.as_ref())?,
-            targets: step
-                .targets
-                .iter()
-                .enumerate()
-                .map(|(j, t)| target(t, &format!("{at}.targets[{j}]")))
-                .collect::<Result<_, _>>()?,
-        });
-    }
-    if policy.repeat_count < 0 {
-        return Err(invalid("policy.repeat_count", "must not be negative"));
-    }
-    let repeat_delay = policy
-        .repeat_delay
-        .as_ref()
-        .map(|d| delay("policy.repeat_delay".into(), Some(d)))
-        .transpose()?;
-    use pb::ExhaustedAction as E;
-    let exhausted = match E::try_from(policy.exhausted_action) {
-        Ok(E::Unspecified) | Ok(E::Stop) => Exhausted::Stop,
-        Ok(E::Notify) => {
-            let fallback = policy
-                .fallback_target
-                .as_ref()
-                .ok_or_else(|| invalid("policy.fallback_target", "required to notify"))?;
-            match target(fallback, "policy.fallback_target")? {
-                Target::Policy(_) => {
-                    return Err(invalid(
-                        "policy.fallback_target",
-                        "a policy is not a fallback; hand over in a step instead",
-                    ));
-                }
-                other => Exhausted::Notify(other),
-            }
-        }
-        Ok(E::CreateTicket) => Exhausted::CreateTicket(
-            convert::severity_from_pb("policy.ticket_severity", policy.ticket_severity)?
-                .unwrap_or(Severity::High),
-        ),
-        Err(_) => return Err(invalid("policy.exhausted_action", "unknown action")),
-    };
-    Ok(Policy {
-        id,
-        name: policy.name.clone(),
-        steps,
-        repeat_count: policy.repeat_count.unsigned_abs(),
-        repeat_delay,
-        exhausted,
-    })
-}
 
 fn page_to_pb(page: &StoredPage) -> pb::Page {
     pb::Page {

@@ -666,6 +666,18 @@ pub async fn webhook_sink() -> (String, Received) {
     (format!("http://{address}"), received)
 }
 
+/// Who was paged about an alert, in arrival order (a pageable user's sink path names
+/// them).
+pub fn paged(received: &Received, alert: &str) -> Vec<String> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, body)| body["type"] == "page" && body["alert"]["id"] == alert)
+        .map(|(path, _)| path.trim_start_matches('/').to_string())
+        .collect()
+}
+
 /// Polls `check` until it finds something, for at most 15 s of real time. It waits on a
 /// blocking thread, not a tokio timer, so it works under a paused clock too (and does
 /// not move it).

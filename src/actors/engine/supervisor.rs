@@ -9,9 +9,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::actors::persister::Persister;
 use crate::actors::shard::{Shard, ShardArgs, ShardMsg};
-use crate::domain::backoff::Backoff;
 use crate::domain::fingerprint::AlertKey;
 use crate::domain::lifecycle::AlertState;
+use crate::retry::retry_later;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -44,9 +44,9 @@ pub(super) struct SupervisorState {
 
 /// What the engine supervisor is told besides its shards' fates.
 pub(super) enum SupervisorMsg {
-    /// Start shard `index` again: its last restart failed (the store was away), and
-    /// this is try `attempt`.
-    Respawn { index: usize, attempt: u32 },
+    /// Start shard `index` again: its last `failures` restarts failed (the store was
+    /// away).
+    Respawn { index: usize, failures: u32 },
 }
 
 impl SupervisorState {
@@ -117,9 +117,9 @@ impl Actor for EngineSupervisor {
         message: SupervisorMsg,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        let SupervisorMsg::Respawn { index, attempt } = message;
+        let SupervisorMsg::Respawn { index, failures } = message;
         if !state.stopping {
-            state.respawn(&myself, index, attempt).await?;
+            state.respawn(&myself, index, failures).await?;
         }
         Ok(())
     }
@@ -151,7 +151,7 @@ impl Actor for EngineSupervisor {
             .iter()
             .position(|shard| shard.get_id() == cell.get_id());
         if let Some(index) = index {
-            state.respawn(&myself, index, 1).await?;
+            state.respawn(&myself, index, 0).await?;
         }
         Ok(())
     }
@@ -165,7 +165,7 @@ impl SupervisorState {
         &self,
         myself: &ActorRef<SupervisorMsg>,
         index: usize,
-        attempt: u32,
+        failures: u32,
     ) -> Result<(), ActorProcessingErr> {
         match self.spawn_shard(myself, index, None).await {
             Ok(shard) => {
@@ -177,23 +177,19 @@ impl SupervisorState {
                 {
                     *slot = shard;
                 }
-                if attempt > 1 {
-                    tracing::info!(shard = index, attempt, "shard restarted");
+                if failures > 0 {
+                    tracing::info!(shard = index, failures, "shard restarted");
                 }
             }
             Err(error) => {
-                let delay = Backoff::STORE.delay(attempt);
-                self.template
-                    .metrics
-                    .store_retry("shard_restart", delay, &error);
-                let me = myself.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = me.cast(SupervisorMsg::Respawn {
-                        index,
-                        attempt: attempt.saturating_add(1),
-                    });
-                });
+                retry_later(
+                    myself,
+                    &self.template.metrics,
+                    "shard_restart",
+                    failures.saturating_add(1),
+                    &error,
+                    move |failures| SupervisorMsg::Respawn { index, failures },
+                );
             }
         }
         Ok(())

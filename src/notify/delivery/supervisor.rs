@@ -12,7 +12,6 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::domain::backoff::Backoff;
 use crate::domain::notify::breaker::Breaker;
 use crate::domain::notify::channel::Channel;
 use crate::domain::notify::format::Content;
@@ -20,6 +19,7 @@ use crate::domain::notify::message::{Kind, Priority};
 use crate::domain::notify::quiet::QuietHours;
 use crate::notify::log::Entry;
 use crate::notify::outgoing::{ContextMeta, Outgoing, Request};
+use crate::retry::retry_later;
 use crate::store::DeliveryUpdate;
 
 use super::actor::{DeliveryActor, DeliveryArgs, DeliveryMsg};
@@ -281,18 +281,19 @@ impl Actor for DeliverySupervisor {
                 let key = (channel, address);
                 if let Err(error) = Self::reload(&myself, state, Some(&key)).await {
                     // Until the store answers, the destination's deliveries wait in it.
-                    let attempt = attempt.saturating_add(1);
-                    let delay = Backoff::STORE.delay(attempt);
-                    state
-                        .deps
-                        .metrics
-                        .store_retry("delivery_resume", delay, &error);
                     let (channel, address) = key;
-                    myself.send_after(delay, move || SupervisorMsg::Resume {
-                        channel,
-                        address,
-                        attempt,
-                    });
+                    retry_later(
+                        &myself,
+                        &state.deps.metrics,
+                        "delivery_resume",
+                        attempt.saturating_add(1),
+                        &error,
+                        move |attempt| SupervisorMsg::Resume {
+                            channel,
+                            address,
+                            attempt,
+                        },
+                    );
                 }
                 Ok(())
             }
