@@ -37,6 +37,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_has_its_own_slot() {
+        for (slot, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), slot, "{kind:?}");
+        }
+    }
+
+    #[test]
     fn a_write_bumps_only_its_kind() {
         let changes = Changes::default();
         changes.bump(Kind::Schedule);
