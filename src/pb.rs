@@ -1,7 +1,7 @@
 //! The generated protobuf types and services of every public API (`alerting.v1`,
 //! `alerting.routing.v1`, `notification.v1`, `directory.v1`): used by the inbound edges,
 //! the outbound gRPC clients (the kneutral-api directory) and the load harness. The
-//! service implementations live in `crate::grpc`.
+//! service implementations live in the gRPC edge (`src/grpc/`).
 
 pub mod alerting {
     pub mod v1 {

@@ -34,7 +34,7 @@ use crate::config::Settings;
 use crate::definitions::{escalation, schedule};
 use crate::directory::Directory;
 use crate::flood_guard::FloodGuard;
-use crate::grpc::{self};
+use crate::grpc;
 use crate::notify::delivery::{DeliveryActors, DeliveryDeps};
 use crate::notify::log::DeliveryLogWriter;
 use crate::notify::notifier::Notifier;
@@ -218,7 +218,6 @@ impl Core {
         }
         .spawn();
         tokio::spawn(route_leftovers(store.clone(), router));
-        let ctx = ctx;
         Ok(Core {
             engine,
             store,
